@@ -1,0 +1,68 @@
+"""The ``recgraft`` command line: a thin layer over the Python API.
+
+Commands import heavy modules (torch) inside their bodies, so ``recgraft --help`` and the
+commands that need no model start fast. Every user error becomes one line on stderr and
+exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from recgraft import __version__
+from recgraft.errors import RecgraftError
+
+# Built-in command modules; each exposes ``commands``, a list of click commands.
+COMMAND_MODULES: tuple[str, ...] = ("recgraft.cli.plugins",)
+
+
+class RecgraftGroup(click.Group):
+    """A click group that turns recgraft's errors into one line and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RecgraftError as exc:
+            raise UserError(str(exc)) from None
+        except Exception as exc:
+            # The registry has its own error hierarchy (it does not import core).
+            from recgraft.registry.errors import RegistryError
+
+            if isinstance(exc, RegistryError):
+                raise UserError(str(exc)) from None
+            raise
+
+
+class UserError(click.ClickException):
+    """A user error raised by a command: printed as one line, exit code 2."""
+
+    exit_code = 2
+
+
+@click.group(cls=RecgraftGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="recgraft")
+def cli() -> None:
+    """Pretrain recommender encoders, keep them in a registry, graft them onto new domains."""
+
+
+def build_cli() -> click.Group:
+    """The CLI with built-in commands and those that plugins add through ``register_commands``."""
+    import importlib
+
+    if not cli.commands:
+        for module_name in COMMAND_MODULES:
+            for command in importlib.import_module(module_name).commands:
+                cli.add_command(command)
+        from recgraft.plugin_manager import load_plugins
+
+        load_plugins().manager.hook.register_commands(cli=cli)
+    return cli
+
+
+def main() -> None:
+    """Console-script entry point."""
+    group = build_cli()
+    sys.exit(group.main(prog_name="recgraft", standalone_mode=True))

@@ -1,0 +1,198 @@
+"""The plugin manager: built-ins, entry points in group ``recgraft``, and plugins.toml.
+
+Everything loads once, on the first call of :func:`load_plugins` (no import-time side
+effects). A plugin that fails to import or to register is recorded with its error and the
+rest load as usual.
+
+Environment:
+    RECGRAFT_LOAD_PLUGINS   comma-separated allow-list of third-party plugins (entry points
+                            and plugins.toml modules or paths) to load; built-ins always load.
+    RECGRAFT_TRACE_PLUGINS  set to 1 to trace every hook call on stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from recgraft import hookspecs
+from recgraft.components import KINDS, ComponentCatalog, ComponentEntry
+from recgraft.settings import Settings, load_settings
+
+ENTRY_POINT_GROUP = "recgraft"
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+)
+
+HOOK_FOR_KIND = {
+    "encoder": "register_encoders",
+    "extractor": "register_extractors",
+    "strategy": "register_strategies",
+    "head": "register_heads",
+    "dataset": "register_datasets",
+}
+
+
+@dataclass
+class PluginInfo:
+    """What ``recgraft plugins list`` says of one plugin."""
+
+    name: str
+    source: str  # "builtin", "entry point" or "local"
+    version: str | None
+    status: str = "ok"  # "ok", "disabled", "not allowed" or "error"
+    error: str | None = None
+    components: list[tuple[str, str]] = field(default_factory=list)
+    distribution: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "version": self.version,
+            "status": self.status,
+            "error": self.error,
+            "distribution": self.distribution,
+            "components": [{"kind": k, "name": n} for k, n in self.components],
+        }
+
+
+@dataclass
+class PluginSystem:
+    """The loaded plugin manager, what each plugin provided, and the settings in force."""
+
+    manager: pluggy.PluginManager
+    catalog: ComponentCatalog
+    plugins: list[PluginInfo]
+    settings: Settings
+
+
+_lock = threading.Lock()
+_system: PluginSystem | None = None
+
+
+def _version() -> str:
+    from recgraft import __version__
+
+    return __version__
+
+
+def _import_path(path: Path) -> ModuleType:
+    name = f"recgraft_local_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _allowed() -> set[str] | None:
+    raw = os.environ.get("RECGRAFT_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _candidates(settings: Settings) -> list[tuple[PluginInfo, Any]]:
+    """Each plugin to load, with a loader that returns its module or object."""
+    found: list[tuple[PluginInfo, Any]] = []
+    for module in DEFAULT_PLUGINS:
+        found.append((PluginInfo(module, "builtin", _version()), lambda m=module: importlib.import_module(m)))
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist
+        info = PluginInfo(
+            ep.name,
+            "entry point",
+            dist.version if dist is not None else None,
+            distribution=dist.metadata["Name"] if dist is not None else None,
+        )
+        found.append((info, ep.load))
+    for module in settings.plugins.modules:
+        found.append((PluginInfo(module, "local", None), lambda m=module: importlib.import_module(m)))
+    for path in settings.plugins.paths:
+        found.append((PluginInfo(path.stem, "local", None), lambda p=path: _import_path(p)))
+    return found
+
+
+def _register_components(manager: pluggy.PluginManager, info: PluginInfo, catalog: ComponentCatalog) -> None:
+    """Call each of the plugin's register hooks, recording what it registers."""
+    plugin = manager.get_plugin(info.name)
+    for kind in KINDS:
+        caller = manager.subset_hook_caller(
+            HOOK_FOR_KIND[kind], remove_plugins=[p for p in manager.get_plugins() if p is not plugin]
+        )
+
+        def register(name: str, target: Any, _kind: str = kind) -> None:
+            if not isinstance(name, str) or not name or "/" in name or "@" in name:
+                raise ValueError(f"invalid {_kind} name {name!r}")
+            catalog.add(ComponentEntry(_kind, name, info.name, info.source, info.version, target))
+            info.components.append((_kind, name))
+
+        caller(register=register)
+
+
+def _load(settings: Settings) -> PluginSystem:
+    manager = pluggy.PluginManager("recgraft")
+    manager.add_hookspecs(hookspecs)
+    if os.environ.get("RECGRAFT_TRACE_PLUGINS"):
+        manager.trace.root.setwriter(sys.stderr.write)
+        manager.enable_tracing()
+    catalog = ComponentCatalog()
+    allowed = _allowed()
+    disabled = set(settings.plugins.disable)
+    infos: list[PluginInfo] = []
+    for info, loader in _candidates(settings):
+        infos.append(info)
+        if info.name in disabled:
+            info.status = "disabled"
+            manager.set_blocked(info.name)
+            continue
+        if allowed is not None and info.source != "builtin" and info.name not in allowed:
+            info.status = "not allowed"
+            continue
+        if manager.has_plugin(info.name):
+            info.status, info.error = "error", f"a plugin named {info.name} is already loaded"
+            continue
+        try:
+            manager.register(loader(), name=info.name)
+        except Exception as exc:  # a third-party import can raise anything
+            info.status, info.error = "error", f"failed to load: {type(exc).__name__}: {exc}"
+            continue
+        try:
+            _register_components(manager, info, catalog)
+        except Exception as exc:
+            info.status, info.error = "error", f"failed to register: {type(exc).__name__}: {exc}"
+    return PluginSystem(manager, catalog, infos, settings)
+
+
+def load_plugins(settings: Settings | None = None, *, reload: bool = False) -> PluginSystem:
+    """Load every plugin once and return the result; later calls return the same system."""
+    global _system
+    with _lock:
+        if _system is None or reload or settings is not None:
+            _system = _load(settings if settings is not None else load_settings())
+        return _system
+
+
+def reset() -> None:
+    """Forget the loaded plugins, so that the next call of :func:`load_plugins` loads afresh."""
+    global _system
+    with _lock:
+        _system = None
+
+
+def catalog() -> ComponentCatalog:
+    """The components of the loaded plugins."""
+    return load_plugins().catalog

@@ -1,0 +1,1 @@
+"""The checkpoint registry: records, lineage and a content-addressed checkpoint store."""

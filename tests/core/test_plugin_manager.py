@@ -1,0 +1,154 @@
+"""The plugin manager: built-ins, entry points, plugins.toml, allow-list, failures, duplicates."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recgraft import plugin_manager
+from recgraft.errors import DuplicateComponentError
+
+FIXTURES = Path(__file__).parents[1] / "plugins"
+
+
+def plugin(system: plugin_manager.PluginSystem, name: str) -> plugin_manager.PluginInfo:
+    return next(p for p in system.plugins if p.name == name)
+
+
+def test_load_plugins_is_idempotent() -> None:
+    assert plugin_manager.load_plugins() is plugin_manager.load_plugins()
+
+
+def test_builtin_plugins_load_without_errors() -> None:
+    system = plugin_manager.load_plugins()
+    builtins = [p for p in system.plugins if p.source == "builtin"]
+    assert [p.name for p in builtins] == list(plugin_manager.DEFAULT_PLUGINS)
+    assert all(p.status == "ok" for p in builtins), [p.error for p in builtins]
+
+
+def test_extra_path_from_plugins_toml_registers_components(plugins_toml) -> None:
+    plugins_toml(f'[plugins]\npaths = ["{FIXTURES / "toy_plugin.py"}"]\n')
+    catalog = plugin_manager.catalog()
+    assert catalog.get("head", "toy").__name__ == "ToyHead"
+    assert catalog.entry("head", "toy").source == "local"
+
+
+def test_relative_path_in_plugins_toml_is_relative_to_the_file(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "mine.py").write_text((FIXTURES / "toy_plugin.py").read_text())
+    (folder / "plugins.toml").write_text('[plugins]\npaths = ["mine.py"]\n')
+    monkeypatch.setenv("RECGRAFT_PLUGINS_TOML", str(folder / "plugins.toml"))
+    assert "toy" in plugin_manager.load_plugins(reload=True).catalog.names("head")
+
+
+def test_extra_module_from_plugins_toml(plugins_toml, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    plugins_toml('[plugins]\nmodules = ["toy_plugin"]\n')
+    assert plugin_manager.catalog().entry("head", "toy").plugin == "toy_plugin"
+
+
+def test_disabled_plugin_is_not_loaded(plugins_toml) -> None:
+    plugins_toml(
+        f'[plugins]\npaths = ["{FIXTURES / "toy_plugin.py"}"]\ndisable = ["toy_plugin"]\n'
+    )
+    system = plugin_manager.load_plugins()
+    assert plugin(system, "toy_plugin").status == "disabled"
+    assert "toy" not in system.catalog.names("head")
+
+
+def test_allow_list_skips_third_party_plugins_not_named(plugins_toml, monkeypatch) -> None:
+    monkeypatch.setenv("RECGRAFT_LOAD_PLUGINS", "someone_else")
+    plugins_toml(f'[plugins]\npaths = ["{FIXTURES / "toy_plugin.py"}"]\n')
+    system = plugin_manager.load_plugins()
+    assert plugin(system, "toy_plugin").status == "not allowed"
+    assert all(p.status == "ok" for p in system.plugins if p.source == "builtin")
+
+
+def test_allow_list_loads_the_plugins_it_names(plugins_toml, monkeypatch) -> None:
+    monkeypatch.setenv("RECGRAFT_LOAD_PLUGINS", "toy_plugin")
+    plugins_toml(f'[plugins]\npaths = ["{FIXTURES / "toy_plugin.py"}"]\n')
+    assert "toy" in plugin_manager.catalog().names("head")
+
+
+def test_plugin_that_fails_to_import_is_reported_and_the_rest_load(plugins_toml) -> None:
+    plugins_toml(
+        f'[plugins]\npaths = ["{FIXTURES / "broken_import.py"}", "{FIXTURES / "toy_plugin.py"}"]\n'
+    )
+    system = plugin_manager.load_plugins()
+    broken = plugin(system, "broken_import")
+    assert broken.status == "error"
+    assert "broken on purpose" in (broken.error or "")
+    assert "toy" in system.catalog.names("head")
+
+
+def test_plugin_that_fails_to_register_is_reported(plugins_toml) -> None:
+    plugins_toml(
+        f'[plugins]\npaths = ["{FIXTURES / "failing_register.py"}", "{FIXTURES / "toy_plugin.py"}"]\n'
+    )
+    system = plugin_manager.load_plugins()
+    failing = plugin(system, "failing_register")
+    assert failing.status == "error"
+    assert "registration failed on purpose" in (failing.error or "")
+    assert "toy" in system.catalog.names("head")
+
+
+def test_two_plugins_registering_one_name_is_an_error_naming_both(plugins_toml) -> None:
+    plugins_toml(
+        f'[plugins]\npaths = ["{FIXTURES / "toy_plugin.py"}", "{FIXTURES / "duplicate_toy.py"}"]\n'
+    )
+    with pytest.raises(DuplicateComponentError, match="toy_plugin and duplicate_toy"):
+        plugin_manager.catalog().get("head", "toy")
+
+
+def test_trace_writes_hook_calls_to_stderr(plugins_toml, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("RECGRAFT_TRACE_PLUGINS", "1")
+    plugins_toml(f'[plugins]\npaths = ["{FIXTURES / "toy_plugin.py"}"]\n')
+    plugin_manager.load_plugins()
+    assert "register_heads" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def toy_distribution(tmp_path_factory) -> Path:
+    """The toy plugin distribution, really built and installed (with its entry point) into a folder."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(FIXTURES / "toy_dist")],
+        check=True,
+        capture_output=True,
+    )
+    return target
+
+
+def run_recgraft(args: list[str], site: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run(
+        [sys.executable, "-m", "recgraft", *args], capture_output=True, text=True, env=env, cwd=cwd
+    )
+
+
+def test_installed_distribution_is_found_through_its_entry_point(toy_distribution, tmp_path) -> None:
+    result = run_recgraft(["plugins", "list", "--json"], toy_distribution, tmp_path)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    toy = next(c for c in payload["components"] if c["name"] == "toy-strategy")
+    assert toy == {
+        "name": "toy-strategy",
+        "kind": "strategy",
+        "plugin": "toy_dist",
+        "source": "entry point",
+        "version": "0.3.1",
+        "status": "ok",
+    }
+
+
+def test_requirements_lists_installed_plugin_distributions(toy_distribution, tmp_path) -> None:
+    result = run_recgraft(["plugins", "list", "--requirements"], toy_distribution, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["recgraft-toy==0.3.1"]

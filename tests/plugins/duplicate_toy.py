@@ -1,0 +1,13 @@
+"""A plugin that registers a head under the name the toy plugin uses."""
+
+from recgraft import hookimpl
+from recgraft.components import Component
+
+
+class OtherToyHead(Component):
+    pass
+
+
+@hookimpl
+def register_heads(register):
+    register("toy", OtherToyHead)

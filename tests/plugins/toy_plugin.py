@@ -1,0 +1,17 @@
+"""A local plugin for the tests: one head with a Config."""
+
+from recgraft import hookimpl
+from recgraft.components import Component, ComponentConfig
+
+
+class ToyHeadConfig(ComponentConfig):
+    width: int = 4
+
+
+class ToyHead(Component):
+    Config = ToyHeadConfig
+
+
+@hookimpl
+def register_heads(register):
+    register("toy", ToyHead)
