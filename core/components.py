@@ -11,11 +11,13 @@ import difflib
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from recgraft.errors import ConfigError, DuplicateComponentError, PluginError, UnknownComponentError
+
+M = TypeVar("M", bound=BaseModel)
 
 Kind = Literal["encoder", "extractor", "strategy", "head", "dataset"]
 KINDS: tuple[Kind, ...] = ("encoder", "extractor", "strategy", "head", "dataset")
@@ -33,23 +35,28 @@ class Component:
     Config: ClassVar[type[ComponentConfig]] = ComponentConfig
 
 
-def validate_config(
-    kind: str, name: str, component: type, values: Mapping[str, Any] | BaseModel | None
-) -> Any:
-    """Validate ``values`` against the component's ``Config``; raise ConfigError naming the field."""
-    config_model: type[BaseModel] = getattr(component, "Config", ComponentConfig)
-    if isinstance(values, config_model):
+def parse_model(label: str, model: type[M], values: Mapping[str, Any] | BaseModel | None) -> M:
+    """Validate ``values`` against a pydantic model; raise ConfigError naming ``label`` and the field."""
+    if isinstance(values, model):
         return values
     if isinstance(values, BaseModel):
         values = values.model_dump()
     try:
-        return config_model.model_validate(dict(values or {}))
+        return model.model_validate(dict(values or {}))
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"]) or "config"
             problems.append(f"{where}: {error['msg']}")
-        raise ConfigError(f"{kind} '{name}': " + "; ".join(problems)) from None
+        raise ConfigError(f"{label}: " + "; ".join(problems)) from None
+
+
+def validate_config(
+    kind: str, name: str, component: type, values: Mapping[str, Any] | BaseModel | None
+) -> Any:
+    """Validate ``values`` against the component's ``Config``; raise ConfigError naming the field."""
+    config_model: type[BaseModel] = getattr(component, "Config", ComponentConfig)
+    return parse_model(f"{kind} '{name}'", config_model, values)
 
 
 @dataclass

@@ -32,6 +32,8 @@ from recgraft.settings import Settings, load_settings
 ENTRY_POINT_GROUP = "recgraft"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
+    "recgraft.plugins.datasets",
+    "recgraft.plugins.encoders",
 )
 
 HOOK_FOR_KIND = {

@@ -1,1 +1,55 @@
-"""The checkpoint registry: records, lineage and a content-addressed checkpoint store."""
+"""The checkpoint registry: records, lineage and a content-addressed checkpoint store.
+
+It knows nothing of models (it imports neither torch nor the rest of recgraft): it stores
+checkpoint bytes (safetensors) and their records::
+
+    from recgraft.registry import Registry
+
+    reg = Registry.open()                       # $RECGRAFT_HOME/registry.db by default
+    rec = reg.register("ml-1m-transformer", data, domain="ml-1m", encoder="transformer",
+                       encoder_config={"d": 64})
+    reg.read_bytes("ml-1m-transformer@1")       # verified by sha256
+"""
+
+from __future__ import annotations
+
+from recgraft.registry.checkpoints import CheckpointStore
+from recgraft.registry.entities import AliasEvent, CheckpointRecord, FileProblem, VerifyReport
+from recgraft.registry.errors import (
+    BundleError,
+    CheckpointIntegrityError,
+    ConflictError,
+    HasDescendantsError,
+    InvalidRecordError,
+    InvalidReferenceError,
+    NotFoundError,
+    RegistryError,
+    SchemaOutOfDateError,
+)
+from recgraft.registry.lineage import Lineage, LineageEdge, LineageNode
+from recgraft.registry.references import Reference, parse_reference, validate_name
+from recgraft.registry.store import Registry
+
+__all__ = [
+    "AliasEvent",
+    "BundleError",
+    "CheckpointIntegrityError",
+    "CheckpointRecord",
+    "CheckpointStore",
+    "ConflictError",
+    "FileProblem",
+    "HasDescendantsError",
+    "InvalidRecordError",
+    "InvalidReferenceError",
+    "Lineage",
+    "LineageEdge",
+    "LineageNode",
+    "NotFoundError",
+    "Reference",
+    "Registry",
+    "RegistryError",
+    "SchemaOutOfDateError",
+    "VerifyReport",
+    "parse_reference",
+    "validate_name",
+]

@@ -37,3 +37,7 @@ class ConflictError(RegistryError):
 
 class BundleError(RegistryError):
     """A bundle file is not a valid recgraft bundle."""
+
+
+class InvalidRecordError(RegistryError, ValueError):
+    """A value given for a record is unusable (not JSON, empty encoder name, ...)."""

@@ -64,7 +64,9 @@ def parse_reference(ref: object) -> Reference:
     if not isinstance(ref, str) or not ref.strip():
         raise InvalidReferenceError(f"invalid reference {ref!r}: it is empty")
     if ref.count("@") > 1:
-        raise InvalidReferenceError(f"invalid reference {ref!r}: use NAME, NAME@VERSION or NAME@ALIAS")
+        raise InvalidReferenceError(
+            f"invalid reference {ref!r}: use NAME, NAME@VERSION or NAME@ALIAS"
+        )
     name, sep, selector = ref.partition("@")
     validate_name(name)
     if not sep:

@@ -16,7 +16,7 @@ from recgraft import __version__
 from recgraft.errors import RecgraftError
 
 # Built-in command modules; each exposes ``commands``, a list of click commands.
-COMMAND_MODULES: tuple[str, ...] = ("recgraft.cli.plugins",)
+COMMAND_MODULES: tuple[str, ...] = ("recgraft.cli.plugins", "recgraft.cli.pretrain", "recgraft.cli.registry", "recgraft.cli.data",)
 
 
 class RecgraftGroup(click.Group):

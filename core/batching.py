@@ -1,0 +1,88 @@
+"""Training and evaluation tensors built once from per-user sequences, with no per-sample Python.
+
+Histories are right-aligned: the most recent item sits in the last column and padding
+(item 0) fills the left, so "the user vector" is always the output at the last position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from recgraft.data.split import Sequences
+
+
+def _positions_from_end(sequences: Sequences, users: np.ndarray, drop_last: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the chosen users' rows (minus their last ``drop_last`` items): element index, user slot, position from the end."""
+    starts = sequences.indptr[users]
+    ends = sequences.indptr[users + 1] - drop_last
+    lengths = np.maximum(ends - starts, 0)
+    slot = np.repeat(np.arange(len(users)), lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    index = np.repeat(starts, lengths) + offsets
+    from_end = np.repeat(lengths, lengths) - 1 - offsets
+    return index, slot, from_end
+
+
+def padded_histories(sequences: Sequences, users: np.ndarray, max_length: int) -> torch.Tensor:
+    """The users' most recent ``max_length`` items, right-aligned: ``(len(users), max_length)``."""
+    index, slot, from_end = _positions_from_end(sequences, np.asarray(users, dtype=np.int64), 0)
+    keep = from_end < max_length
+    out = np.zeros((len(users), max_length), dtype=np.int64)
+    out[slot[keep], max_length - 1 - from_end[keep]] = sequences.items[index[keep]]
+    return torch.from_numpy(out)
+
+
+@dataclass
+class NextItemExamples:
+    """Training windows: ``inputs[r, t]`` is followed by ``targets[r, t]`` (0 = no target)."""
+
+    inputs: torch.Tensor  # (R, L)
+    targets: torch.Tensor  # (R, L)
+
+    def to(self, device: torch.device | str) -> NextItemExamples:
+        return NextItemExamples(self.inputs.to(device), self.targets.to(device))
+
+    def __len__(self) -> int:
+        return int(self.inputs.shape[0])
+
+
+def next_item_examples(
+    sequences: Sequences, users: np.ndarray, max_length: int, all_windows: bool = True
+) -> NextItemExamples:
+    """Next-item training windows of length ``max_length`` for each user's sequence.
+
+    With ``all_windows`` a sequence longer than the window is cut into consecutive windows,
+    so every interaction is a training target once per epoch; otherwise only the most
+    recent window is kept.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    lengths = sequences.indptr[users + 1] - sequences.indptr[users]
+    users = users[lengths >= 2]
+    # Inputs are each row without its last item; targets the same positions shifted by one.
+    index, slot, from_end = _positions_from_end(sequences, users, 1)
+    window = from_end // max_length
+    if not all_windows:
+        keep = window == 0
+        index, slot, from_end, window = index[keep], slot[keep], from_end[keep], window[keep]
+    windows_per_user = np.zeros(len(users), dtype=np.int64)
+    np.maximum.at(windows_per_user, slot, window + 1)
+    row_offset = np.cumsum(windows_per_user) - windows_per_user
+    rows = row_offset[slot] + window
+    cols = max_length - 1 - from_end % max_length
+    inputs = np.zeros((int(windows_per_user.sum()), max_length), dtype=np.int64)
+    targets = np.zeros_like(inputs)
+    inputs[rows, cols] = sequences.items[index]
+    targets[rows, cols] = sequences.items[index + 1]
+    return NextItemExamples(torch.from_numpy(inputs), torch.from_numpy(targets))
+
+
+def batches(num_rows: int, batch_size: int, generator: torch.Generator | None, device: torch.device) -> list[torch.Tensor]:
+    """Index batches over ``num_rows`` rows, shuffled when a generator is given."""
+    if generator is not None:
+        order = torch.randperm(num_rows, generator=generator).to(device)
+    else:
+        order = torch.arange(num_rows, device=device)
+    return list(order.split(batch_size))

@@ -1,0 +1,87 @@
+"""``recgraft data``: inspect datasets (no torch on this path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from recgraft.cli.options import echo_json, json_option
+from recgraft.errors import DataError
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise DataError(f"--option expects KEY=VALUE, got {pair!r}")
+        options[key.strip()] = value
+    return options
+
+
+@click.group()
+def data() -> None:
+    """Inspect datasets."""
+
+
+@data.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "fmt", default=None, metavar="NAME", help="Data format (default: detected)."
+)
+@click.option(
+    "--option",
+    "-o",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Loader option, e.g. user=uid.",
+)
+@json_option
+def stats(path: Path, fmt: str | None, options: tuple[str, ...], as_json: bool) -> None:
+    """Users, items, interactions, density, history lengths and time span of PATH."""
+    from recgraft.data.loader import load_domain
+    from recgraft.data.stats import domain_stats
+
+    domain = load_domain(path, format=fmt, **_parse_options(options))
+    summary = domain_stats(domain)
+    if as_json:
+        echo_json(summary)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{summary['name']}  ({summary['source']})", show_header=False)
+    table.add_column("stat", style="bold")
+    table.add_column("value")
+    table.add_row("users", f"{summary['users']:,}")
+    table.add_row("items", f"{summary['items']:,}")
+    table.add_row("interactions", f"{summary['interactions']:,}")
+    table.add_row("density", f"{summary['density']:.4%}")
+    history = summary["history_length"]
+    if history:
+        table.add_row(
+            "history length",
+            "  ".join(f"{k} {v:g}" for k, v in history.items() if k != "mean")
+            + f"  mean {history['mean']:.1f}",
+        )
+    time = summary["time"]
+    if time:
+        span = f"  ({time['span_days']} days)" if time["span_days"] is not None else ""
+        table.add_row("time", f"{time['first']} .. {time['last']}{span}")
+    ratings = summary["ratings"]
+    table.add_row(
+        "ratings",
+        f"{ratings['min']:g} .. {ratings['max']:g}, mean {ratings['mean']:.2f}"
+        if ratings
+        else "none",
+    )
+    table.add_row("item features", ", ".join(summary["item_features"]) or "none")
+    table.add_row("user features", ", ".join(summary["user_features"]) or "none")
+    table.add_row("fingerprint", summary["fingerprint"][:16])
+    Console().print(table)
+
+
+commands = [data]

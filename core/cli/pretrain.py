@@ -1,0 +1,100 @@
+"""``recgraft pretrain``: train an encoder on a domain and register the checkpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import click
+
+from recgraft.cli.options import echo_json, json_option, registry_option
+from recgraft.settings import recgraft_home
+
+
+def _resume_file(key: dict[str, object]) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return recgraft_home() / "runs" / f"pretrain-{digest}.pt"
+
+
+@click.command()
+@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path), help="Domain to pretrain on.")
+@click.option("--encoder", "encoder_name", default=None, help="Encoder name (default from plugins.toml: transformer).")
+@click.option("--format", "data_format", default=None, help="Data format (detected by default).")
+@click.option("--domain", "domain_name", default=None, help="Domain name (default: the data's).")
+@click.option("--name", default=None, help="Checkpoint name (default: DOMAIN-ENCODER).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Most epochs (early stopping may stop sooner).")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
+              help="TOML or JSON file with [encoder] and [train] tables.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override one setting, e.g. --set num_layers=3 --set train.learning_rate=0.002.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run with the same data and settings.")
+@registry_option
+@json_option
+def pretrain(
+    data_path: Path, encoder_name: str | None, data_format: str | None, domain_name: str | None,
+    name: str | None, epochs: int | None, device: str, seed: int, config_file: Path | None,
+    overrides: tuple[str, ...], resume: bool, registry_url: str | None, as_json: bool,
+) -> None:
+    """Pretrain an encoder with its own objective, evaluate it, and register the checkpoint."""
+    from recgraft.components import parse_model
+    from recgraft.data.loader import load_domain
+    from recgraft.plugin_manager import load_plugins
+    from recgraft.pretrain import pretrain as run_pretrain
+    from recgraft.progress import Progress
+    from recgraft.registry import Registry
+    from recgraft.registry.references import validate_name
+    from recgraft.run_config import apply_overrides, read_config_file
+    from recgraft.training import TrainConfig
+
+    system = load_plugins()
+    encoder_name = encoder_name or system.settings.defaults.encoder
+    encoder_cls = system.catalog.get("encoder", encoder_name)
+    sections = read_config_file(config_file) if config_file else {"encoder": {}, "train": {}}
+    sections = apply_overrides(sections, overrides, {"encoder": encoder_cls.Config, "train": TrainConfig})
+    if epochs is not None:
+        sections["train"]["epochs"] = epochs
+    sections["train"].setdefault("seed", seed)
+    encoder_config = system.catalog.config("encoder", encoder_name, sections["encoder"])
+    train_config = parse_model("train config", TrainConfig, sections["train"])
+    if name is not None:
+        validate_name(name)
+    registry = Registry.open(url=registry_url)  # fail on a bad registry before training
+
+    started = time.perf_counter()
+    domain = load_domain(data_path, format=data_format, name=domain_name)
+    resume_path = _resume_file({
+        "data": domain.fingerprint(), "encoder": encoder_name,
+        "config": encoder_config.model_dump(), "train": train_config.model_dump(),
+    })
+    resume_path.parent.mkdir(parents=True, exist_ok=True)
+    if not resume and resume_path.exists():
+        resume_path.unlink()
+    trained = run_pretrain(
+        domain, encoder_name, encoder_config, train_config, device=device,
+        progress=Progress(enabled=True), resume=resume_path,
+    )
+    record = trained.register(registry, name=name)
+    resume_path.unlink(missing_ok=True)
+    seconds = time.perf_counter() - started
+    payload = {
+        "checkpoint": record.reference,
+        "metrics": trained.metrics,
+        "epochs": trained.result.epochs,
+        "best_epoch": trained.result.best_epoch,
+        "seconds": round(seconds, 2),
+    }
+    if as_json:
+        echo_json(payload)
+        return
+    test = trained.test
+    click.echo(
+        f"registered {record.reference}: test NDCG@10 {test['ndcg@10']:.4f}, HR@10 {test['hr@10']:.4f} "
+        f"(best epoch {trained.result.best_epoch} of {trained.result.epochs}, {seconds:.1f}s)"
+    )
+
+
+commands = [pretrain]

@@ -1,0 +1,38 @@
+"""The data layer: domains, loaders, filters, splits, synthetic data and statistics (no torch)."""
+
+from __future__ import annotations
+
+from recgraft.data.domain import PAD, Domain, Vocabulary, domain_from_tokens
+from recgraft.data.filters import k_core, keep_positive
+from recgraft.data.loader import DatasetLoader, DatasetLoaderConfig, detect_format, load_domain
+from recgraft.data.split import (
+    LeaveOneOutSplit,
+    RatioSplit,
+    Sequences,
+    keep_train_fraction,
+    leave_one_out,
+    ratio_split,
+)
+from recgraft.data.stats import domain_stats
+from recgraft.data.synthetic import synthetic_domains
+
+__all__ = [
+    "PAD",
+    "DatasetLoader",
+    "DatasetLoaderConfig",
+    "Domain",
+    "LeaveOneOutSplit",
+    "RatioSplit",
+    "Sequences",
+    "Vocabulary",
+    "detect_format",
+    "domain_from_tokens",
+    "domain_stats",
+    "k_core",
+    "keep_positive",
+    "keep_train_fraction",
+    "leave_one_out",
+    "load_domain",
+    "ratio_split",
+    "synthetic_domains",
+]

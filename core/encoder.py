@@ -1,0 +1,100 @@
+"""The encoder contract: a torch module mapping a user's history to a user vector.
+
+Encoders never use user-id embeddings: a user is its history (item ids, right-aligned,
+0 = padding), so an encoder transfers to users it has never seen. Each encoder owns the
+item embedding table it scores against, names its hidden layers (for local features) and
+defines its own self-supervised pretraining objective.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from recgraft.components import Component, ComponentConfig
+
+if TYPE_CHECKING:
+    from recgraft.objective import PretrainingObjective
+    from recgraft.training import TrainConfig
+
+
+class EncoderConfig(ComponentConfig):
+    """Settings every encoder has."""
+
+    embedding_dim: int = Field(64, ge=1, description="size of item embeddings and user vectors")
+    max_length: int = Field(50, ge=1, description="histories are truncated to their most recent items")
+
+
+class Encoder(nn.Module, Component):
+    """Base class of every encoder (a plugin subclasses it and registers it by name)."""
+
+    Config: ClassVar[type[EncoderConfig]] = EncoderConfig  # type: ignore[assignment]
+
+    def __init__(self, config: EncoderConfig, num_items: int) -> None:
+        super().__init__()
+        self.config = config
+        self.num_items = num_items  # catalogue size, not counting the padding row 0
+
+    # --- what every encoder implements -------------------------------------------------
+    def forward(self, history: torch.Tensor) -> torch.Tensor:
+        """User vectors ``(B, D)`` for right-aligned histories ``(B, L)``."""
+        raise NotImplementedError
+
+    def item_vectors(self) -> torch.Tensor:
+        """The item embedding table scored against, ``(num_items + 1, D)``; row 0 is padding."""
+        raise NotImplementedError
+
+    def hidden_layers(self, history: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each named hidden layer's output: ``(B, L, D_l)`` for sequence layers or ``(B, D_l)``."""
+        raise NotImplementedError
+
+    def item_parameters(self) -> list[nn.Parameter]:
+        """Parameters whose first dimension is indexed by item id (resized on alignment)."""
+        raise NotImplementedError
+
+    # --- shared behaviour ----------------------------------------------------------------
+    @property
+    def output_dim(self) -> int:
+        return int(self.item_vectors().shape[1])
+
+    def score_items(self, users: torch.Tensor) -> torch.Tensor:
+        """Scores ``(B, num_items + 1)`` of every item for user vectors ``(B, D)``."""
+        return users @ self.item_vectors().T
+
+    def sequence_output(self, history: torch.Tensor) -> torch.Tensor | None:
+        """User vectors at every position ``(B, L, D)`` when the encoder is sequential, else None.
+
+        Sequential encoders are trained to predict the next item at every position.
+        """
+        return None
+
+    def layer_names(self) -> list[str]:
+        probe = torch.zeros(1, 1, dtype=torch.long, device=self.item_vectors().device)
+        return list(self.hidden_layers(probe))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def pretraining_objective(self, train: TrainConfig) -> PretrainingObjective:
+        """The self-supervised objective used to pretrain this encoder (next-item by default)."""
+        from recgraft.objective import NextItemObjective
+
+        return NextItemObjective(self, train)
+
+    @torch.no_grad()
+    def resize_items(self, num_items: int, source_rows: torch.Tensor) -> None:
+        """Grow or remap the item tables to a new catalogue.
+
+        ``source_rows[i]`` is the old row that new item ``i`` inherits, or -1 for a new item,
+        which keeps a fresh initialisation. Row 0 (padding) maps to row 0.
+        """
+        for param in self.item_parameters():
+            fresh = torch.empty((num_items + 1, *param.shape[1:]), dtype=param.dtype, device=param.device)
+            nn.init.normal_(fresh, std=float(param.detach().std().clamp(min=1e-3)))
+            known = source_rows >= 0
+            fresh[known] = param.data[source_rows[known]]
+            param.data = fresh
+        self.num_items = num_items

@@ -1,0 +1,225 @@
+"""Evaluation metrics: full-ranking next-item metrics, sampled ranking, binary metrics.
+
+Next-item protocol (RecBole's sequential one): score every item for each user, mask what the
+user already had before the target with ``mask_history`` (history items and the pad column
+0 become -inf, the target is left alone), take the target's rank with ``target_ranks``, and
+accumulate HR/NDCG/MRR@K in ``RankingMetrics``. Ties are pessimistic: every other item
+scoring at least as high as the target ranks ahead of it, so a constant model gets no credit.
+Users without a target are simply not added.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+KS: tuple[int, ...] = (5, 10, 20)
+Bucket = tuple[int, int | None]
+BUCKETS: tuple[Bucket, ...] = ((1, 5), (6, 20), (21, 50), (51, None))
+
+
+def target_ranks(scores: Tensor, targets: Tensor) -> Tensor:
+    """0-based rank of each target among all items, ties pessimistic.
+
+    Args:
+        scores: (B, I) item scores; excluded items (history, pad) already set to -inf.
+        targets: (B,) target item ids.
+
+    Returns:
+        (B,) int64: how many other items score >= the target.
+    """
+    target_scores = scores.gather(1, targets.long().view(-1, 1))  # (B, 1)
+    return (scores >= target_scores).sum(dim=1) - 1
+
+
+def exclude_items(scores: Tensor, items: Tensor, *, inplace: bool = False) -> Tensor:
+    """Set the scores of ``items`` (B, L), 0-padded, and of the pad column 0 to -inf."""
+    out = scores if inplace else scores.clone()
+    if items.numel():
+        out.scatter_(1, items.long(), float("-inf"))
+    out[:, 0] = float("-inf")
+    return out
+
+
+def mask_history(
+    scores: Tensor, history: Tensor, targets: Tensor, *, inplace: bool = False
+) -> Tensor:
+    """Exclude each user's ``history`` (B, L), 0-padded, and the pad item; the target keeps its score."""
+    idx = targets.long().view(-1, 1)
+    kept = scores.gather(1, idx)  # (B, 1)
+    out = exclude_items(scores, history, inplace=inplace)
+    out.scatter_(1, idx, kept)
+    return out
+
+
+class RankingMetrics:
+    """Accumulates HR@K (= Recall@K with one target), NDCG@K and MRR@K over users.
+
+    ``add`` takes the 0-based target ranks of a batch of users; a user without a target is
+    not added. With no user added, every metric is 0.0 and ``users`` is 0.
+    """
+
+    def __init__(self, ks: Sequence[int] = KS) -> None:
+        self.ks = tuple(ks)
+        self.users = 0
+        self.sums: dict[str, float] = {
+            f"{m}@{k}": 0.0 for k in self.ks for m in ("hr", "ndcg", "mrr")
+        }
+
+    def add(self, ranks: Tensor) -> None:
+        ranks = ranks.detach().reshape(-1).to(torch.float64)
+        self.users += int(ranks.numel())
+        for k in self.ks:
+            hit = ranks < k
+            self.sums[f"hr@{k}"] += float(hit.sum())
+            self.sums[f"ndcg@{k}"] += float(
+                torch.where(hit, 1.0 / torch.log2(ranks + 2.0), 0.0).sum()
+            )
+            self.sums[f"mrr@{k}"] += float(torch.where(hit, 1.0 / (ranks + 1.0), 0.0).sum())
+
+    def merge(self, other: RankingMetrics) -> None:
+        """Add another accumulator's users (e.g. from another process)."""
+        self.users += other.users
+        for key, value in other.sums.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value
+
+    def result(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        n = max(self.users, 1)
+        for k in self.ks:
+            for m in ("hr", "ndcg", "mrr"):
+                out[f"{m}@{k}"] = self.sums[f"{m}@{k}"] / n
+            out[f"recall@{k}"] = out[f"hr@{k}"]
+        out["users"] = self.users
+        return out
+
+
+def _exclusion_mask(scores: Tensor, exclude: Tensor | None) -> Tensor:
+    """(B, I) bool: items that may not be sampled (the pad, and ``exclude``: ids (B, L) or a mask)."""
+    mask = torch.zeros_like(scores, dtype=torch.bool)
+    if exclude is not None:
+        if exclude.dtype == torch.bool and exclude.shape == scores.shape:
+            mask |= exclude
+        elif exclude.numel():
+            mask.scatter_(1, exclude.long(), True)
+    mask[:, 0] = True
+    return mask
+
+
+def sampled_ranks(
+    scores: Tensor,
+    targets: Tensor,
+    num_negatives: int,
+    generator: torch.Generator | None = None,
+    exclude: Tensor | None = None,
+) -> Tensor:
+    """0-based rank of each target among ``num_negatives`` sampled negatives (ties pessimistic).
+
+    Negatives are drawn uniformly without replacement among the items that are neither the
+    target, the pad, nor in ``exclude`` ((B, L) 0-padded ids, or a (B, I) bool mask). A row
+    with fewer candidates uses all of them.
+    """
+    idx = targets.long().view(-1, 1)
+    blocked = _exclusion_mask(scores, exclude)
+    blocked.scatter_(1, idx, True)
+    weights = torch.rand(scores.shape, generator=generator, device=scores.device)
+    weights = weights.masked_fill(blocked, -1.0)
+    k = min(num_negatives, scores.shape[1])
+    top, negatives = weights.topk(k, dim=1)  # (B, k)
+    usable = top >= 0
+    target_scores = scores.gather(1, idx)
+    ahead = (scores.gather(1, negatives) >= target_scores) & usable
+    return ahead.sum(dim=1)
+
+
+def _as_numpy(values: Any) -> np.ndarray:
+    if isinstance(values, Tensor):
+        return values.detach().cpu().to(torch.float64).numpy().reshape(-1)
+    return np.asarray(values, dtype=np.float64).reshape(-1)
+
+
+def auc_score(probabilities: Any, labels: Any) -> float:
+    """ROC AUC from ranks (ties get their average rank); nan when only one class is present."""
+    p, y = _as_numpy(probabilities), _as_numpy(labels) > 0.5
+    positives, negatives = int(y.sum()), int((~y).sum())
+    if positives == 0 or negatives == 0:
+        return math.nan
+    _, inverse, counts = np.unique(p, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    average_rank = ends - (counts - 1) / 2.0  # 1-based average rank of each distinct value
+    rank_sum = float(average_rank[inverse][y].sum())
+    return (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
+
+
+def binary_metrics(probabilities: Any, labels: Any, threshold: float = 0.5) -> dict[str, float]:
+    """Accuracy, precision, recall, F1 (at ``threshold``) and AUC of binary predictions.
+
+    Precision (recall) is 0.0 when nothing is predicted (labelled) positive; AUC is nan when
+    the labels hold a single class (it is undefined there).
+    """
+    p, y = _as_numpy(probabilities), _as_numpy(labels) > 0.5
+    predicted = p >= threshold
+    tp = float((predicted & y).sum())
+    fp = float((predicted & ~y).sum())
+    fn = float((~predicted & y).sum())
+    n = len(y)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "accuracy": float((predicted == y).sum()) / n if n else 0.0,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "auc": auc_score(p, y),
+        "count": n,
+    }
+
+
+def bucket_label(bucket: Bucket) -> str:
+    low, high = bucket
+    if high is None:
+        return f">{low - 1}"
+    return f"{low}" if low == high else f"{low}-{high}"
+
+
+def breakdown_by_history_length(
+    ranks: Tensor | np.ndarray,
+    lengths: Tensor | np.ndarray,
+    buckets: Sequence[Bucket] = BUCKETS,
+    k: int = 10,
+) -> list[dict[str, Any]]:
+    """HR@k and NDCG@k per bucket of training-history length (the cold-start view).
+
+    Args:
+        ranks: (U,) 0-based target ranks of evaluated users.
+        lengths: (U,) those users' history lengths.
+        buckets: inclusive (low, high) ranges, high None for open-ended; labels "1-5", ">50".
+
+    Returns:
+        one dict per bucket: ``bucket``, ``users``, ``hr@k``, ``ndcg@k`` (0.0 for an empty bucket).
+    """
+    r, n = _as_numpy(ranks), _as_numpy(lengths)
+    out = []
+    for bucket in buckets:
+        low, high = bucket
+        inside = (n >= low) & (n <= (np.inf if high is None else high))
+        sel = r[inside]
+        hit = sel < k
+        users = int(inside.sum())
+        out.append(
+            {
+                "bucket": bucket_label(bucket),
+                "users": users,
+                f"hr@{k}": float(hit.mean()) if users else 0.0,
+                f"ndcg@{k}": float(np.where(hit, 1.0 / np.log2(sel + 2.0), 0.0).mean())
+                if users
+                else 0.0,
+            }
+        )
+    return out

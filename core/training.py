@@ -1,0 +1,157 @@
+"""The training loop: epochs of objective updates, early stopping on validation NDCG@10, resume."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from pydantic import Field
+
+from recgraft.batching import NextItemExamples, batches, next_item_examples
+from recgraft.components import ComponentConfig
+from recgraft.data.split import LeaveOneOutSplit
+from recgraft.device import autocast
+from recgraft.encoder import Encoder
+from recgraft.evaluation import evaluate
+from recgraft.objective import PretrainingObjective
+from recgraft.progress import Progress
+
+
+class TrainConfig(ComponentConfig):
+    """How to train: epochs, batches, optimiser, early stopping."""
+
+    epochs: int = Field(200, ge=1, description="most epochs to run")
+    batch_size: int = Field(128, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    sampled_negatives: int = Field(0, ge=0, description="0 = full softmax; N = sampled softmax with N negatives")
+    clip_grad_norm: float | None = Field(None, gt=0)
+    patience: int = Field(10, ge=1, description="epochs without a better validation NDCG@10 before stopping")
+    eval_every: int = Field(1, ge=1)
+    all_windows: bool = Field(True, description="train on every window of long histories, not only the latest")
+    max_minutes: float | None = Field(None, gt=0, description="stop after this much wall time")
+    eval_batch_size: int = Field(1024, ge=1)
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    """What a training run did: its best validation metrics and how long it took."""
+
+    epochs: int
+    best_epoch: int
+    seconds: float
+    seconds_to_best: float
+    valid: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _resume_state(encoder: Encoder, objective: PretrainingObjective, best: dict[str, object]) -> dict[str, object]:
+    return {"model": encoder.state_dict(), "objective": objective.state_dict(), **best}
+
+
+def fit(
+    encoder: Encoder,
+    split: LeaveOneOutSplit,
+    train: TrainConfig,
+    device: torch.device,
+    objective: PretrainingObjective | None = None,
+    examples: NextItemExamples | None = None,
+    resume_path: Path | None = None,
+    progress: Progress | None = None,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train ``encoder`` on the split's training users until validation NDCG@10 stops improving.
+
+    The encoder ends with its best validation weights. With ``resume_path`` the run saves its
+    state after every epoch and, when the file exists, continues from it.
+    """
+    generator = torch.Generator().manual_seed(train.seed)
+    encoder.to(device)
+    objective = objective or encoder.pretraining_objective(train)
+    if examples is None:
+        examples = next_item_examples(split.train, split.train_users, encoder.config.max_length, train.all_windows)
+    examples = examples.to(device)
+    progress = progress or Progress(enabled=False)
+
+    best_score, best_epoch, best_state = -math.inf, 0, copy.deepcopy(encoder.state_dict())
+    history: list[dict[str, float]] = []
+    first_epoch, elapsed_before, seconds_to_best = 1, 0.0, 0.0
+    if resume_path is not None and resume_path.exists():
+        state = torch.load(resume_path, map_location=device, weights_only=True)
+        encoder.load_state_dict(state["model"])
+        objective.load_state_dict(state["objective"])
+        best_state = state["best_state"]
+        best_score, best_epoch = float(state["best_score"]), int(state["best_epoch"])
+        history = list(state["history"])
+        first_epoch, elapsed_before = int(state["epoch"]) + 1, float(state["elapsed"])
+        seconds_to_best = float(state["seconds_to_best"])
+        generator.set_state(state["generator"])
+        progress.log(f"resumed after epoch {first_epoch - 1} (best NDCG@10 {best_score:.4f})")
+
+    def score(histories: torch.Tensor) -> torch.Tensor:
+        with autocast(device):
+            return encoder.score_items(encoder(histories))
+
+    start = time.perf_counter() - elapsed_before
+    epoch = first_epoch - 1
+    for epoch in range(first_epoch, train.epochs + 1):
+        encoder.train()
+        order = batches(len(examples), train.batch_size, generator, device)
+        totals: dict[str, float] = {}
+        with progress.task(f"epoch {epoch}", total=len(order)) as advance:
+            for index in order:
+                with autocast(device):
+                    losses = objective.step(NextItemExamples(examples.inputs[index], examples.targets[index]))
+                for key, value in losses.items():
+                    totals[key] = totals.get(key, 0.0) + value
+                advance(1, losses)
+        record = {key: value / max(len(order), 1) for key, value in totals.items()}
+        record["epoch"] = epoch
+        if epoch % train.eval_every == 0 or epoch == train.epochs:
+            encoder.eval()
+            valid = evaluate(score, split, "valid", encoder.config.max_length, device, train.eval_batch_size)
+            record["valid_ndcg@10"] = float(valid["ndcg@10"])  # type: ignore[arg-type]
+            if record["valid_ndcg@10"] > best_score:
+                best_score, best_epoch = record["valid_ndcg@10"], epoch
+                best_state = copy.deepcopy(encoder.state_dict())
+                seconds_to_best = time.perf_counter() - start
+        record["seconds"] = time.perf_counter() - start
+        history.append(record)
+        progress.log(
+            f"epoch {epoch}: "
+            + " ".join(f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "seconds"))
+            + f" ({record['seconds']:.1f}s)"
+        )
+        if on_epoch is not None:
+            on_epoch(epoch, record)
+        if resume_path is not None:
+            state = _resume_state(encoder, objective, {
+                "best_state": best_state, "best_score": best_score, "best_epoch": best_epoch,
+                "history": history, "epoch": epoch, "elapsed": record["seconds"],
+                "seconds_to_best": seconds_to_best, "generator": generator.get_state(),
+            })
+            tmp = resume_path.with_suffix(".tmp")
+            torch.save(state, tmp)
+            tmp.replace(resume_path)
+        if epoch - best_epoch >= train.patience:
+            break
+        if train.max_minutes is not None and record["seconds"] > train.max_minutes * 60:
+            progress.log(f"stopping: {train.max_minutes} minutes reached")
+            break
+    encoder.load_state_dict(best_state)
+    encoder.eval()
+    valid = evaluate(score, split, "valid", encoder.config.max_length, device, train.eval_batch_size)
+    return TrainResult(
+        epochs=epoch,
+        best_epoch=best_epoch,
+        seconds=time.perf_counter() - start,
+        seconds_to_best=seconds_to_best,
+        valid={k: float(v) for k, v in valid.items()},  # type: ignore[arg-type]
+        history=history,
+    )

@@ -1,0 +1,196 @@
+"""CFGAN-style adversarially trained encoder.
+
+Chae et al., "CFGAN: A Generic Collaborative Filtering Framework based on Generative
+Adversarial Networks", CIKM 2018. The generator maps a user's (multi-hot) history through
+hidden layers, whose last output is the user vector, to a score for every item; the output
+layer's weights are the item embeddings. A discriminator conditioned on the history tells
+real interaction vectors from generated ones masked to the real items plus sampled
+negatives (partial masking), while sampled negatives are pushed to zero (zero
+reconstruction). The generator is conditioned on a randomly thinned history, so it learns
+to produce the items a user has that it was not shown: the next-item task at inference.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from recgraft.batching import NextItemExamples
+from recgraft.encoder import Encoder, EncoderConfig
+from recgraft.objective import PretrainingObjective
+from recgraft.training import TrainConfig
+
+
+class GANEncoderConfig(EncoderConfig):
+    hidden_dim: int = Field(256, ge=1)
+    num_hidden_layers: int = Field(1, ge=0)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    max_length: int = Field(200, ge=1)
+    discriminator_dim: int = Field(128, ge=1)
+    condition_keep: float = Field(0.5, gt=0, le=1, description="share of the history the generator is shown")
+    zero_reconstruction_ratio: float = Field(0.5, ge=0, le=1, description="share of negatives pushed to zero")
+    zero_reconstruction_weight: float = Field(0.1, ge=0)
+    partial_masking_ratio: float = Field(0.5, ge=0, le=1, description="share of negatives shown to the discriminator")
+    discriminator_steps: int = Field(1, ge=1)
+    reconstruction_weight: float = Field(
+        1.0, ge=0, description="weight of a multinomial likelihood term added to the generator's loss (0 = pure CFGAN)"
+    )
+
+
+def multi_hot(items: torch.Tensor, num_columns: int) -> torch.Tensor:
+    """``(B, L)`` item ids (0 = padding) to ``(B, num_columns)`` 0/1 vectors with column 0 cleared."""
+    out = torch.zeros(items.shape[0], num_columns, device=items.device)
+    out.scatter_(1, items, 1.0)
+    out[:, 0] = 0.0
+    return out
+
+
+class GANEncoder(Encoder):
+    """The CFGAN generator: history -> hidden layers (user vector) -> item scores."""
+
+    Config = GANEncoderConfig
+
+    def __init__(self, config: GANEncoderConfig, num_items: int) -> None:
+        super().__init__(config, num_items)
+        self.input_embedding = nn.Embedding(num_items + 1, config.hidden_dim, padding_idx=0)
+        self.input_bias = nn.Parameter(torch.zeros(config.hidden_dim))
+        self.hidden = nn.ModuleList(
+            nn.Linear(config.hidden_dim, config.hidden_dim) for _ in range(config.num_hidden_layers)
+        )
+        self.projection = nn.Linear(config.hidden_dim, config.embedding_dim)
+        self.dropout = nn.Dropout(config.dropout)
+        self.item_embedding = nn.Parameter(torch.randn(num_items + 1, config.embedding_dim) * config.embedding_dim**-0.5)
+        self.item_bias = nn.Parameter(torch.zeros(num_items + 1))
+        nn.init.normal_(self.input_embedding.weight, std=config.hidden_dim**-0.5)
+
+    def _layers(self, history: torch.Tensor, prefixes: bool) -> dict[str, torch.Tensor]:
+        """Hidden layers for the whole history ``(B, D)`` or, with ``prefixes``, for each prefix ``(B, L, D)``."""
+        history = history[:, -self.config.max_length :]
+        embedded = self.dropout(self.input_embedding(history))  # (B, L, H)
+        counts = (history > 0).float()
+        if prefixes:
+            summed = embedded.cumsum(1)
+            count = counts.cumsum(1).unsqueeze(-1)
+        else:
+            summed = embedded.sum(1)
+            count = counts.sum(1, keepdim=True)
+        x = torch.tanh(summed / count.clamp(min=1).sqrt() + self.input_bias)
+        layers = {"input": x}
+        for i, linear in enumerate(self.hidden, start=1):
+            x = torch.tanh(linear(self.dropout(x)))
+            layers[f"hidden{i}"] = x
+        layers["output"] = self.projection(self.dropout(x))
+        return layers
+
+    def hidden_layers(self, history: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self._layers(history, prefixes=False)
+
+    def sequence_output(self, history: torch.Tensor) -> torch.Tensor:
+        # The generator applied to every prefix of the history: what it predicts after each item.
+        return self._layers(history, prefixes=True)["output"]
+
+    def forward(self, history: torch.Tensor) -> torch.Tensor:
+        return self._layers(history, prefixes=False)["output"]
+
+    def item_vectors(self) -> torch.Tensor:
+        return self.item_embedding
+
+    def score_items(self, users: torch.Tensor) -> torch.Tensor:
+        return users @ self.item_embedding.T + self.item_bias
+
+    def item_parameters(self) -> list[nn.Parameter]:
+        return [self.input_embedding.weight, self.item_embedding, self.item_bias]
+
+    def pretraining_objective(self, train: TrainConfig) -> PretrainingObjective:
+        return AdversarialObjective(self, train)
+
+
+class Discriminator(nn.Module):
+    """Tells a real interaction vector from a generated one, given the user's history."""
+
+    def __init__(self, num_columns: int, hidden: int) -> None:
+        super().__init__()
+        self.network = nn.Sequential(nn.Linear(2 * num_columns, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, vector: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        return self.network(torch.cat([vector, condition], dim=1)).squeeze(1)  # (B,) logits
+
+
+class AdversarialObjective(PretrainingObjective):
+    """Alternating discriminator and generator updates, each with its own optimiser (CFGAN ZR + PM)."""
+
+    def __init__(self, encoder: GANEncoder, train: TrainConfig) -> None:
+        super().__init__(encoder, train)
+        self.generator = encoder
+        config = encoder.config
+        assert isinstance(config, GANEncoderConfig)
+        self.settings = config
+        device = encoder.item_embedding.device
+        self.discriminator = Discriminator(encoder.num_items + 1, config.discriminator_dim).to(device)
+        self.generator_optimizer = torch.optim.Adam(
+            encoder.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay
+        )
+        self.discriminator_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=train.learning_rate)
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.generator_optimizer, self.discriminator_optimizer]
+
+    def state_dict(self) -> dict[str, object]:
+        return {**super().state_dict(), "discriminator": self.discriminator.state_dict()}
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        super().load_state_dict(state)
+        self.discriminator.load_state_dict(state["discriminator"])  # type: ignore[arg-type]
+
+    def _vectors(self, batch: NextItemExamples) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Real vector, thinned condition, zero-reconstruction and partial-masking negatives."""
+        columns = self.generator.num_items + 1
+        history = torch.cat([batch.inputs, batch.targets[:, -1:]], dim=1)
+        real = multi_hot(history, columns)
+        kept = batch.inputs * (torch.rand(batch.inputs.shape, device=history.device) < self.settings.condition_keep)
+        kept = torch.cat([kept, batch.targets[:, -1:] * 0], dim=1)
+        negatives = (real == 0)
+        negatives[:, 0] = False
+        zero = negatives & (torch.rand_like(real) < self.settings.zero_reconstruction_ratio)
+        partial = negatives & (torch.rand_like(real) < self.settings.partial_masking_ratio)
+        return real, kept, zero, partial
+
+    def step(self, batch: NextItemExamples) -> dict[str, float]:
+        real, condition_items, zero, partial = self._vectors(batch)
+        condition = multi_hot(condition_items, real.shape[1])
+        shown = real + partial.float()  # what the discriminator sees of a generated vector
+        for _ in range(self.settings.discriminator_steps):
+            with torch.no_grad():
+                generated = torch.sigmoid(self.generator.score_items(self.generator(condition_items)).float())
+            real_logit = self.discriminator(real, condition)
+            fake_logit = self.discriminator(generated * shown, condition)
+            discriminator_loss = F.binary_cross_entropy_with_logits(
+                real_logit, torch.ones_like(real_logit)
+            ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
+            self.discriminator_optimizer.zero_grad(set_to_none=True)
+            discriminator_loss.backward()
+            self.discriminator_optimizer.step()
+
+        scores = self.generator.score_items(self.generator(condition_items)).float()
+        generated = torch.sigmoid(scores)
+        fake_logit = self.discriminator(generated * shown, condition)
+        adversarial = F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
+        zero_reconstruction = ((generated * zero) ** 2).sum(1).mean()
+        generator_loss = adversarial + self.settings.zero_reconstruction_weight * zero_reconstruction
+        if self.settings.reconstruction_weight:
+            # Multinomial likelihood of the items the generator was not shown (Mult-DAE style).
+            hidden_targets = real * (multi_hot(condition_items, real.shape[1]) == 0)
+            scores = scores.masked_fill(torch.arange(scores.shape[1], device=scores.device) == 0, float("-inf"))
+            log_probs = F.log_softmax(scores, dim=1).masked_fill(hidden_targets == 0, 0.0)
+            likelihood = -(log_probs.sum(1) / hidden_targets.sum(1).clamp(min=1)).mean()
+            generator_loss = generator_loss + self.settings.reconstruction_weight * likelihood
+        self.generator_optimizer.zero_grad(set_to_none=True)
+        generator_loss.backward()
+        self.generator_optimizer.step()
+        return {
+            "loss": float(generator_loss.detach()),
+            "d_loss": float(discriminator_loss.detach()),
+            "g_adv": float(adversarial.detach()),
+        }

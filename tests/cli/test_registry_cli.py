@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from recgraft.cli import build_cli
+from recgraft.registry import Registry
+from recgraft.registry.checkpoints import uri_to_path
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("RECGRAFT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("RECGRAFT_REGISTRY_URL", raising=False)
+    monkeypatch.delenv("RECGRAFT_CHECKPOINTS", raising=False)
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def reg(home: Path) -> Registry:
+    registry = Registry.open()
+    for name, domain, parents in [
+        ("pre", "ml-1m", []),
+        ("ft", "ml-100k", [("pre@1", "finetune")]),
+    ]:
+        registry.register(
+            name,
+            f"{name} weights".encode(),
+            domain=domain,
+            encoder="transformer",
+            encoder_config={"d": 8},
+            parents=parents,
+        )
+    yield registry
+    registry.close()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    runner = CliRunner()
+    result = runner.invoke(build_cli(), list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_list_json(reg: Registry) -> None:
+    code, out, _ = invoke("registry", "list", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["count"] == 2 and [c["reference"] for c in data["checkpoints"]] == ["ft@1", "pre@1"]
+    assert data["checkpoints"][0]["parents"] == [{"reference": "pre@1", "relation": "finetune"}]
+    code, out, _ = invoke("registry", "list", "--domain", "ml-1m", "--json")
+    assert [c["reference"] for c in json.loads(out)["checkpoints"]] == ["pre@1"]
+
+
+def test_list_table(reg: Registry) -> None:
+    code, out, _ = invoke("registry", "list")
+    assert code == 0 and out.splitlines()[0].startswith("REFERENCE") and "ft@1" in out
+
+
+def test_show(reg: Registry) -> None:
+    code, out, _ = invoke("registry", "show", "ft@1", "--json")
+    assert code == 0 and json.loads(out)["checkpoint"]["domain"] == "ml-100k"
+    code, out, _ = invoke("registry", "show", "ft")
+    assert code == 0 and "pre@1 (finetune)" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("show", "a/b"), "path separators"),
+        (("show", "a\\b"), "path separators"),
+        (("show", ""), "empty"),
+        (("show", "pre@9"), "no version 9"),
+        (("show", "pre@prod"), "no alias 'prod'"),
+        (("show", "nobody"), "no checkpoint named"),
+        (("lineage", "../etc"), "path separators"),
+        (("remove", "pre@77"), "no version 77"),
+        (("tag", "pre", "12"), "cannot be a number"),
+        (("export", "x/y", "out.tar"), "path separators"),
+    ],
+)
+def test_bad_references_exit_2_with_one_line(
+    reg: Registry, args: tuple[str, ...], message: str
+) -> None:
+    code, out, err = invoke("registry", *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("Error: ") and message in err
+
+
+def test_lineage_formats(reg: Registry) -> None:
+    code, out, _ = invoke("registry", "lineage", "ft", "--format", "json")
+    assert code == 0 and json.loads(out)["ancestors"] == ["pre@1"]
+    code, out, _ = invoke("registry", "lineage", "pre", "--json")
+    assert json.loads(out)["descendants"] == ["ft@1"]
+    code, out, _ = invoke("registry", "lineage", "pre", "--format", "mermaid")
+    assert out.startswith("flowchart TD") and "-->|finetune|" in out
+    code, out, _ = invoke("registry", "lineage", "pre")
+    assert code == 0 and "finetune: ft@1" in out
+
+
+def test_tag_moves_alias(reg: Registry) -> None:
+    reg.register("pre", b"v2", domain="ml-1m", encoder="transformer", encoder_config={})
+    code, out, _ = invoke("registry", "tag", "pre@1", "prod", "--json")
+    assert code == 0 and json.loads(out) == {
+        "alias": "pre@prod",
+        "reference": "pre@1",
+        "previous": None,
+    }
+    code, out, _ = invoke("registry", "tag", "pre@2", "prod", "--json")
+    assert json.loads(out)["previous"] == "pre@1"
+    assert reg.resolve("pre@prod").version == 2
+
+
+def test_remove_needs_force_with_descendants(reg: Registry) -> None:
+    code, _, err = invoke("registry", "remove", "pre")
+    assert code == 2 and "has descendants" in err and "--force" in err
+    code, out, _ = invoke("registry", "remove", "pre", "--force", "--json")
+    assert code == 0 and json.loads(out)["removed"]["reference"] == "pre@1"
+    code, out, _ = invoke("registry", "lineage", "ft", "--json")
+    assert json.loads(out)["nodes"][0]["removed"] is True
+
+
+def test_verify_reports_tampering_and_cleans_orphans(reg: Registry) -> None:
+    code, out, _ = invoke("registry", "verify", "--json")
+    assert code == 0 and json.loads(out)["ok"] is True
+    path = uri_to_path(reg.resolve("pre").uri)
+    path.write_bytes(b"Pre weights")
+    reg.store.put(b"orphan")
+    code, out, _ = invoke("registry", "verify", "--json")
+    data = json.loads(out)
+    assert code == 1 and len(data["mismatched"]) == 1 and len(data["orphans"]) == 1
+    code, out, _ = invoke("registry", "verify", "--clean", "--json")
+    assert json.loads(out)["removed_orphans"] == data["orphans"]
+
+
+def test_export_import(reg: Registry, tmp_path: Path) -> None:
+    bundle = tmp_path / "ft.tar"
+    code, out, _ = invoke("registry", "export", "ft", str(bundle), "--json")
+    assert code == 0 and json.loads(out) == {"reference": "ft@1", "path": str(bundle)}
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    code, out, _ = invoke("registry", "import", str(bundle), "--registry", other, "--json")
+    assert code == 0 and json.loads(out)["imported"]["reference"] == "ft@1"
+    code, _, err = invoke("registry", "import", str(tmp_path / "nope.tar"))
+    assert code == 2 and "no such bundle" in err
+
+
+def test_registry_option_and_upgrade(home: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    code, out, _ = invoke("registry", "upgrade", "--registry", url, "--json")
+    assert code == 0 and json.loads(out)["revision"]
+    assert (tmp_path / "elsewhere.db").exists() and not (home / "registry.db").exists()
+
+
+def test_real_subprocess_list_json(reg: Registry, home: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "recgraft", "registry", "list", "--json"],
+        env={**os.environ, "RECGRAFT_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["count"] == 2
+
+
+def test_real_subprocess_bad_reference(home: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "recgraft", "registry", "show", "a/b", "--json"],
+        env={**os.environ, "RECGRAFT_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().count("\n") == 0 and "path separators" in result.stderr
+
+
+def test_no_torch_imported() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import recgraft.registry, recgraft.cli.registry, sys; print('torch' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "False", result.stderr

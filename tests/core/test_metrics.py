@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from recgraft.metrics import (
+    RankingMetrics,
+    auc_score,
+    binary_metrics,
+    breakdown_by_history_length,
+    exclude_items,
+    mask_history,
+    sampled_ranks,
+    target_ranks,
+)
+
+INF = float("-inf")
+
+
+def test_target_ranks_first_and_pessimistic_ties() -> None:
+    scores = torch.tensor([[0.0, 0.9, 0.5, 0.1], [0.0, 0.3, 0.3, 0.3], [0.0, 0.2, 0.8, 0.8]])
+    targets = torch.tensor([1, 2, 2])
+    # row 0: target scores highest -> 0; row 1: two others tie (plus pad col 0 below) -> 2;
+    # row 2: one tie ahead -> 1
+    assert target_ranks(scores, targets).tolist() == [0, 2, 1]
+
+
+def test_constant_model_gets_no_credit() -> None:
+    scores = torch.zeros(3, 50)
+    ranks = target_ranks(
+        mask_history(scores, torch.zeros(3, 1, dtype=torch.long), torch.tensor([5, 6, 7])),
+        torch.tensor([5, 6, 7]),
+    )
+    assert ranks.tolist() == [48, 48, 48]  # every other real item ties ahead
+    m = RankingMetrics()
+    m.add(ranks)
+    assert m.result()["hr@20"] == 0.0
+
+
+def test_mask_history_excludes_history_and_pad_not_target() -> None:
+    scores = torch.tensor([[9.0, 5.0, 4.0, 3.0, 2.0]])
+    history = torch.tensor([[1, 3, 0]])
+    masked = mask_history(scores, history, torch.tensor([3]))
+    assert masked.tolist() == [[INF, INF, 4.0, 3.0, 2.0]]  # target 3 kept although in history
+    assert scores[0, 1] == 5.0  # not in place by default
+    assert target_ranks(masked, torch.tensor([3])).tolist() == [1]
+    out = exclude_items(scores, torch.tensor([[2]]), inplace=True)
+    assert out is scores and scores.tolist() == [[INF, 5.0, INF, 3.0, 2.0]]
+
+
+def test_ranking_metrics_hand_computed() -> None:
+    m = RankingMetrics()
+    m.add(torch.tensor([0, 3]))
+    m.add(torch.tensor([12, 30]))  # beyond 10; 30 beyond 20
+    r = m.result()
+    assert r["users"] == 4
+    assert r["hr@5"] == pytest.approx(2 / 4) and r["recall@5"] == r["hr@5"]
+    assert r["ndcg@5"] == pytest.approx((1.0 + 1 / math.log2(5)) / 4)
+    assert r["mrr@5"] == pytest.approx((1.0 + 1 / 4) / 4)
+    assert r["hr@10"] == pytest.approx(2 / 4)
+    assert r["hr@20"] == pytest.approx(3 / 4)
+    assert r["ndcg@20"] == pytest.approx((1.0 + 1 / math.log2(5) + 1 / math.log2(14)) / 4)
+    assert r["mrr@20"] == pytest.approx((1.0 + 1 / 4 + 1 / 13) / 4)
+    assert set(r) == {f"{m}@{k}" for m in ("hr", "ndcg", "mrr", "recall") for k in (5, 10, 20)} | {
+        "users"
+    }
+
+
+def test_user_without_target_is_not_added() -> None:
+    # targets 0 mean "no test item": callers select evaluated users only
+    targets = torch.tensor([2, 0, 1])
+    scores = torch.tensor([[0.0, 0.1, 0.9], [0.0, 0.5, 0.5], [0.0, 0.9, 0.1]])
+    has = targets > 0
+    m = RankingMetrics()
+    m.add(target_ranks(scores[has], targets[has]))
+    assert m.result()["users"] == 2 and m.result()["hr@5"] == 1.0
+    assert RankingMetrics().result()["users"] == 0 and RankingMetrics().result()["ndcg@10"] == 0.0
+
+
+def test_merge() -> None:
+    a, b, both = RankingMetrics(), RankingMetrics(), RankingMetrics()
+    a.add(torch.tensor([0, 7]))
+    b.add(torch.tensor([25]))
+    both.add(torch.tensor([0, 7, 25]))
+    a.merge(b)
+    assert a.result() == pytest.approx(both.result())
+
+
+def test_sampled_ranks_respects_exclusion() -> None:
+    g = torch.Generator().manual_seed(0)
+    scores = torch.tensor([[0.0, 5.0, 1.0, 9.0, 2.0, 3.0]])
+    targets = torch.tensor([2])
+    # exclude item 3 (the only one above the target besides 1, 4, 5): negatives from {1, 4, 5}
+    ranks = sampled_ranks(
+        scores, targets, num_negatives=10, generator=g, exclude=torch.tensor([[3, 0]])
+    )
+    assert ranks.tolist() == [3]
+    ranks = sampled_ranks(scores, torch.tensor([3]), num_negatives=2, generator=g)
+    assert ranks.tolist() == [0]
+    mask = torch.zeros_like(scores, dtype=torch.bool)
+    mask[0, [1, 4, 5]] = True
+    assert sampled_ranks(scores, targets, 3, g, exclude=mask).tolist() == [1]  # only item 3 left
+
+
+def test_binary_metrics_hand_case() -> None:
+    p = torch.tensor([0.9, 0.8, 0.4, 0.3, 0.6, 0.1])
+    y = torch.tensor([1, 1, 1, 0, 0, 0])
+    r = binary_metrics(p, y)
+    # predicted positive: 0.9, 0.8, 0.6 -> tp 2, fp 1, fn 1
+    assert r["accuracy"] == pytest.approx(4 / 6)
+    assert r["precision"] == pytest.approx(2 / 3) and r["recall"] == pytest.approx(2 / 3)
+    assert r["f1"] == pytest.approx(2 / 3)
+    # pairs (pos > neg): 0.9 beats 3, 0.8 beats 3, 0.4 beats 0.3, 0.1 -> 8 of 9
+    assert r["auc"] == pytest.approx(8 / 9)
+
+
+def test_auc_ties_and_single_class() -> None:
+    assert auc_score(np.array([0.5, 0.5]), np.array([1, 0])) == pytest.approx(0.5)
+    assert auc_score([0.7, 0.5, 0.5], [1, 1, 0]) == pytest.approx(0.75)
+    assert math.isnan(auc_score([0.2, 0.3], [1, 1]))
+    r = binary_metrics([0.2, 0.3], [0, 0])
+    assert r["precision"] == 0.0 and r["recall"] == 0.0 and math.isnan(r["auc"])
+
+
+def test_breakdown_buckets() -> None:
+    ranks = torch.tensor([0, 20, 3, 9, 50])
+    lengths = torch.tensor([1, 5, 6, 60, 51])
+    rows = breakdown_by_history_length(ranks, lengths)
+    assert [r["bucket"] for r in rows] == ["1-5", "6-20", "21-50", ">50"]
+    assert [r["users"] for r in rows] == [2, 1, 0, 2]
+    assert rows[0]["hr@10"] == 0.5 and rows[0]["ndcg@10"] == pytest.approx(0.5)
+    assert rows[1]["ndcg@10"] == pytest.approx(1 / math.log2(5))
+    assert rows[2]["hr@10"] == 0.0
+    assert rows[3]["hr@10"] == 0.5 and rows[3]["ndcg@10"] == pytest.approx(1 / math.log2(11) / 2)

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recgraft.registry import BundleError, CheckpointIntegrityError, Registry
+
+
+@pytest.fixture
+def other(tmp_path: Path) -> Registry:
+    reg = Registry.open(url=f"sqlite:///{tmp_path / 'other.db'}", store=tmp_path / "other-ckpt")
+    yield reg
+    reg.close()
+
+
+def test_export_import_round_trip_relinks_parents(
+    make: Any, registry: Registry, other: Registry, tmp_path: Path
+) -> None:
+    pre = make(registry, "pre", data=b"pretrained")
+    child = make(
+        registry,
+        "ft",
+        domain="ml-100k",
+        strategy="finetune",
+        parents=[("pre@1", "finetune")],
+        tags=["gold"],
+        metrics={"hr@10": 0.3},
+    )
+    bundle = registry.export_bundle("ft", tmp_path / "ft.tar")
+    assert bundle.is_file()
+    with tarfile.open(bundle) as tar:
+        manifest = json.load(tar.extractfile("recgraft-bundle.json"))  # type: ignore[arg-type]
+    assert manifest["checkpoint"]["reference"] == "ft@1"
+    assert [a["reference"] for a in manifest["ancestors"]] == ["pre@1"]
+
+    # Without the parent in the target registry: the edge keeps the reference, marked missing.
+    imported = other.import_bundle(bundle)
+    assert (imported.reference, imported.digest, imported.metrics, imported.tags) == (
+        "ft@1",
+        child.digest,
+        {"hr@10": 0.3},
+        ["gold"],
+    )
+    assert imported.parents == [("pre@1", "finetune")]
+    assert other.lineage("ft").node("pre@1").missing
+    assert other.read_bytes("ft") == registry.read_bytes("ft")
+    assert other.import_bundle(bundle).id == imported.id  # idempotent
+
+    # With the parent imported first, the child links to it.
+    third = Registry.open(url=f"sqlite:///{tmp_path / 'third.db'}", store=tmp_path / "third-ckpt")
+    third.import_bundle(registry.export_bundle("pre", tmp_path))
+    linked = third.import_bundle(bundle)
+    graph = third.lineage(linked.reference)
+    assert graph.ancestors == ["pre@1"] and not graph.node("pre@1").missing
+    assert third.resolve("pre").digest == pre.digest
+    third.close()
+
+
+def test_tampered_bundle_is_refused(
+    make: Any, registry: Registry, other: Registry, tmp_path: Path
+) -> None:
+    make(registry, "pre", data=b"pretrained")
+    bundle = registry.export_bundle("pre", tmp_path / "pre.tar")
+    with tarfile.open(bundle) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(bad, "w") as tar:
+        for name, data in members.items():
+            if name.startswith("checkpoint/"):
+                data = b"Pretrained"
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(CheckpointIntegrityError):
+        other.import_bundle(bad)
+    assert other.list() == [] and other.verify().orphans == []
+
+
+def test_not_a_bundle(other: Registry, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"not a tar file")
+    with pytest.raises(BundleError):
+        other.import_bundle(junk)
+    with pytest.raises(BundleError, match="no such"):
+        other.import_bundle(tmp_path / "absent.tar")
