@@ -92,6 +92,7 @@ def fit(
         first_epoch, elapsed_before = int(state["epoch"]) + 1, float(state["elapsed"])
         seconds_to_best = float(state["seconds_to_best"])
         generator.set_state(state["generator"])
+        torch.random.set_rng_state(state["torch_rng"])
         progress.log(f"resumed after epoch {first_epoch - 1} (best NDCG@10 {best_score:.4f})")
 
     def score(histories: torch.Tensor) -> torch.Tensor:
@@ -135,6 +136,7 @@ def fit(
                 "best_state": best_state, "best_score": best_score, "best_epoch": best_epoch,
                 "history": history, "epoch": epoch, "elapsed": record["seconds"],
                 "seconds_to_best": seconds_to_best, "generator": generator.get_state(),
+                "torch_rng": torch.random.get_rng_state(),
             })
             tmp = resume_path.with_suffix(".tmp")
             torch.save(state, tmp)

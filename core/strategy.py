@@ -1,0 +1,92 @@
+"""The transfer-strategy contract: how a target model is built from a pretrained one and trained.
+
+A strategy decides which weights start from the checkpoint, which are frozen, what is
+added (a target-domain encoder, a gate) and at which learning rates each part trains. The
+training loop itself is shared (``recgraft.transfer_training``), so strategies differ only
+in what they build and how they group parameters, never through branches in the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from pydantic import Field
+
+from recgraft.components import Component, ComponentConfig
+from recgraft.encoder import Encoder
+from recgraft.extractor import FeatureExtractor
+from recgraft.head import Head
+from recgraft.transfer_model import TransferModel
+
+HeadFactory = Callable[[int, int], Head]  # (feature_dim, item_dim) -> a fresh head
+
+
+class TransferStrategyConfig(ComponentConfig):
+    """Settings every strategy has; strategies subclass it."""
+
+    item_bias: bool = Field(True, description="learn a per-item score bias on the target (popularity shift)")
+    head_lr_scale: float = Field(1.0, gt=0, description="head learning rate, relative to train.learning_rate")
+
+
+@dataclass
+class TransferContext:
+    """What a strategy builds from: the pretrained encoder, already aligned to the target."""
+
+    encoder: Encoder  # pretrained weights, item tables resized to the target catalogue
+    encoder_name: str
+    extractor: FeatureExtractor
+    make_head: HeadFactory
+    num_items: int  # target catalogue size, pad excluded
+
+    def fresh_encoder(self) -> Encoder:
+        """A randomly initialised encoder of the same kind and config, on the same device."""
+        from recgraft.pretrain import build_encoder
+
+        encoder = build_encoder(self.encoder_name, self.encoder.config.model_dump(), self.num_items)
+        return encoder.to(self.encoder.item_vectors().device)
+
+
+class TransferStrategy(Component):
+    """Base class of transfer strategies (a plugin subclasses it and registers it by name)."""
+
+    Config: ClassVar[type[TransferStrategyConfig]] = TransferStrategyConfig  # type: ignore[assignment]
+    #: True when the strategy starts from pretrained weights; False for the ``scratch`` baseline.
+    uses_pretrained: ClassVar[bool] = True
+
+    def __init__(self, config: TransferStrategyConfig | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    def build(self, context: TransferContext) -> TransferModel:
+        """The target model, before training."""
+        raise NotImplementedError
+
+    def parameter_groups(self, model: TransferModel, learning_rate: float) -> list[dict[str, Any]]:
+        """Optimizer parameter groups; by default the encoder at ``learning_rate``, the rest scaled
+        by ``head_lr_scale``. Frozen parameters are left out."""
+        encoder_ids = {id(p) for p in model.encoder.parameters()}
+        encoder = [p for p in model.encoder.parameters() if p.requires_grad]
+        rest = [p for p in model.parameters() if p.requires_grad and id(p) not in encoder_ids]
+        return _groups(
+            (encoder, learning_rate, "encoder"),
+            (rest, learning_rate * self.config.head_lr_scale, "head"),
+        )
+
+    def source_mix(self) -> float:
+        """Source-domain training windows to mix in per target window (0: none)."""
+        return 0.0
+
+    def describe(self) -> dict[str, object]:
+        return self.config.model_dump()
+
+
+def _groups(*parts: tuple[list[torch.nn.Parameter], float, str]) -> list[dict[str, Any]]:
+    """Non-empty optimizer groups from ``(params, lr, name)`` triples."""
+    return [{"params": params, "lr": lr, "name": name} for params, lr, name in parts if params]
+
+
+def parameter_groups(*parts: tuple[list[torch.nn.Parameter], float, str]) -> list[dict[str, Any]]:
+    """Public helper for strategies: optimizer groups from ``(params, lr, name)``, empty ones dropped."""
+    return _groups(*parts)

@@ -1,0 +1,11 @@
+"""Built-in transfer strategies: ``direct``, ``fusion``, ``finetune`` and the ``scratch`` baseline."""
+
+from recgraft import hookimpl
+
+
+@hookimpl
+def register_strategies(register):  # type: ignore[no-untyped-def]
+    register("direct", "recgraft.plugins.strategies.direct:DirectStrategy")
+    register("fusion", "recgraft.plugins.strategies.fusion:FusionStrategy")
+    register("finetune", "recgraft.plugins.strategies.finetune:FinetuneStrategy")
+    register("scratch", "recgraft.plugins.strategies.scratch:ScratchStrategy")

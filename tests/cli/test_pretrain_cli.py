@@ -1,0 +1,80 @@
+"""``recgraft pretrain`` through click's runner and as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from recgraft.cli import build_cli
+from recgraft.data.export import write_atomic_files
+from recgraft.data.synthetic import synthetic_domains
+from recgraft.registry import Registry
+
+TINY = ["--set", "embedding_dim=8", "--set", "max_length=8", "--set", "num_heads=1", "--epochs", "2"]
+
+
+@pytest.fixture
+def source_folder(tmp_path: Path) -> Path:
+    source, _ = synthetic_domains(num_users=(120, 40), num_items=(60, 50), seed=3)
+    return write_atomic_files(source, tmp_path / "source")
+
+
+def test_pretrain_json_registers_the_checkpoint(source_folder: Path) -> None:
+    result = CliRunner().invoke(
+        build_cli(), ["pretrain", "--data", str(source_folder), "--encoder", "transformer", *TINY, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["checkpoint"] == "source-transformer@1"
+    assert set(payload["metrics"]) == {"valid", "test"} and "ndcg@10" in payload["metrics"]["test"]
+    assert payload["epochs"] == 2 and payload["seconds"] > 0
+    record = Registry.open().resolve("source-transformer")
+    assert record.encoder == "transformer" and record.strategy is None
+    assert record.device == "cpu" and record.dataset_fingerprint
+
+
+def test_pretrain_with_a_name_and_config_file(source_folder: Path, tmp_path: Path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text("[encoder]\nembedding_dim = 8\nmax_length = 8\nnum_heads = 1\n[train]\nepochs = 1\n")
+    result = CliRunner().invoke(
+        build_cli(), ["pretrain", "--data", str(source_folder), "--config", str(config), "--name", "mine", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["checkpoint"] == "mine@1"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--encoder", "transfomer"], "did you mean 'transformer'"),
+        (["--set", "embeding_dim=8"], "embeding_dim"),
+        (["--set", "train.learning_rate=-1"], "learning_rate"),
+        (["--name", "a/b"], "name"),
+    ],
+)
+def test_bad_settings_are_one_line_and_exit_2(source_folder: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *args])
+    assert result.exit_code == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_missing_data_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+
+
+def test_pretrain_runs_as_a_real_process(source_folder: Path, tmp_path: Path) -> None:
+    env = dict(os.environ)
+    result = subprocess.run(
+        [sys.executable, "-m", "recgraft", "pretrain", "--data", str(source_folder), "--encoder", "gan",
+         "--set", "embedding_dim=8", "--set", "hidden_dim=8", "--epochs", "1", "--json"],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["checkpoint"] == "source-gan@1"
