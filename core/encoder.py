@@ -31,7 +31,7 @@ class EncoderConfig(ComponentConfig):
 class Encoder(nn.Module, Component):
     """Base class of every encoder (a plugin subclasses it and registers it by name)."""
 
-    Config: ClassVar[type[EncoderConfig]] = EncoderConfig  # type: ignore[assignment]
+    Config: ClassVar[type[EncoderConfig]] = EncoderConfig
 
     def __init__(self, config: EncoderConfig, num_items: int) -> None:
         super().__init__()

@@ -47,4 +47,4 @@ class ChunkedSoftmaxCrossEntropy(torch.autograd.Function):
 
 def softmax_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
     """Full-softmax cross-entropy of each row of ``hidden`` (N, D) over the items ``weight`` (I, D)."""
-    return ChunkedSoftmaxCrossEntropy.apply(hidden, weight, targets, chunk)  # type: ignore[no-any-return]
+    return ChunkedSoftmaxCrossEntropy.apply(hidden, weight, targets, chunk)

@@ -117,7 +117,7 @@ def fit(
         if epoch % train.eval_every == 0 or epoch == train.epochs:
             encoder.eval()
             valid = evaluate(score, split, "valid", encoder.config.max_length, device, train.eval_batch_size)
-            record["valid_ndcg@10"] = float(valid["ndcg@10"])  # type: ignore[arg-type]
+            record["valid_ndcg@10"] = float(valid["ndcg@10"])
             if record["valid_ndcg@10"] > best_score:
                 best_score, best_epoch = record["valid_ndcg@10"], epoch
                 best_state = copy.deepcopy(encoder.state_dict())
@@ -154,6 +154,6 @@ def fit(
         best_epoch=best_epoch,
         seconds=time.perf_counter() - start,
         seconds_to_best=seconds_to_best,
-        valid={k: float(v) for k, v in valid.items()},  # type: ignore[arg-type]
+        valid={k: float(v) for k, v in valid.items()},
         history=history,
     )

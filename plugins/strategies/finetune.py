@@ -17,7 +17,12 @@ from typing import Any
 from pydantic import Field
 
 from recgraft.errors import ConfigError
-from recgraft.strategy import TransferContext, TransferStrategy, TransferStrategyConfig, parameter_groups
+from recgraft.strategy import (
+    TransferContext,
+    TransferStrategy,
+    TransferStrategyConfig,
+    parameter_groups,
+)
 from recgraft.transfer_model import TransferModel
 
 

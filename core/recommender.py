@@ -1,0 +1,175 @@
+"""Any recgraft checkpoint as a recommender: load, score, evaluate on a domain, recommend.
+
+Pretrained and transferred checkpoints alike carry their item vocabulary, so a model can
+be used with nothing but its bytes. When it is evaluated on a domain whose item ids differ
+from its own, histories and scores are translated through the item tokens: items the model
+does not know are left out of histories and can never be recommended (a held-out item the
+model does not know counts as a miss).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from recgraft.checkpoint import CheckpointContents, build_encoder, from_bytes
+from recgraft.data.domain import Vocabulary
+from recgraft.data.split import LeaveOneOutSplit, Stage
+from recgraft.device import autocast
+from recgraft.errors import DataError
+from recgraft.evaluation import evaluate
+from recgraft.metrics import binary_metrics
+
+Scorer = Callable[[torch.Tensor], torch.Tensor]  # histories (B, L) -> scores (B, I + 1)
+PairScorer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (B, L), (B, K) -> logits (B, K)
+
+
+def _tokens_to_ids(items: Vocabulary, tokens: Sequence[str], strict: bool) -> list[int]:
+    ids = items.lookup(np.asarray(list(tokens), dtype=object))
+    unknown = [t for t, i in zip(tokens, ids, strict=True) if i == 0]
+    if unknown:
+        shown = ", ".join(repr(t) for t in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        if strict:
+            raise DataError(f"unknown item(s) for this checkpoint: {shown}")
+        warnings.warn(f"skipping {len(unknown)} item(s) the checkpoint does not know: {shown}", stacklevel=3)
+    return [int(i) for i in ids if i > 0]
+
+
+def recommend_items(
+    score: Scorer,
+    items: Vocabulary,
+    max_length: int,
+    history: Sequence[str],
+    k: int = 10,
+    device: torch.device | str = "cpu",
+    strict: bool = False,
+) -> list[tuple[str, float]]:
+    """The top ``k`` items (token, score) after ``history`` (item tokens, oldest first).
+
+    Items already in the history are never recommended. Unknown tokens raise a DataError with
+    ``strict``, else are skipped with a warning.
+    """
+    ids = _tokens_to_ids(items, history, strict)
+    window = ids[-max_length:] or [0]
+    inputs = torch.tensor([window], dtype=torch.long, device=device)
+    with torch.no_grad():
+        scores = score(inputs)[0].float().cpu()
+    scores[0] = float("-inf")
+    if ids:
+        scores[torch.tensor(ids)] = float("-inf")
+    k = min(k, int(torch.isfinite(scores).sum()))
+    top = torch.topk(scores, k)
+    return [(items.token(int(i)), float(s)) for s, i in zip(top.values, top.indices, strict=True)]
+
+
+def remap_scorer(score: Scorer, model_items: Vocabulary, data_items: Vocabulary, device: torch.device) -> tuple[Scorer, int]:
+    """A scorer over ``data_items`` ids from one over ``model_items`` ids, and how many data items
+    the model does not know. The same vocabulary gives the scorer back unchanged."""
+    if model_items == data_items:
+        return score, 0
+    to_model = torch.from_numpy(model_items.lookup(data_items.tokens)).to(device)  # (I_data + 1,)
+    to_model[0] = 0
+    known = to_model > 0
+    unknown = int((~known[1:]).sum())
+
+    def remapped(histories: torch.Tensor) -> torch.Tensor:
+        model_history = to_model[histories]
+        # Keep the histories right-aligned after dropping unknown items.
+        order = torch.sort((model_history > 0).int(), dim=1, stable=True).indices
+        model_history = model_history.gather(1, order)
+        scores = score(model_history).float()[:, to_model]  # (B, I_data + 1)
+        return scores.masked_fill(~known, float("-inf"))
+
+    return remapped, unknown
+
+
+@torch.no_grad()
+def binary_evaluation(
+    pair_logits: PairScorer, split: LeaveOneOutSplit, stage: Stage, max_length: int, device: torch.device,
+    seed: int = 0, batch_size: int = 1024,
+) -> dict[str, float]:
+    """Accuracy, precision, recall, F1 and AUC of "will the user take this item": each evaluated
+    user's held-out item against one sampled item the user never had (seeded)."""
+    from recgraft.batching import padded_histories
+
+    users = split.evaluated_users(stage)
+    history = split.history(stage)
+    targets = split.targets(stage)
+    rng = np.random.default_rng(seed)
+    num_items = split.domain.num_items
+    negatives = rng.integers(1, num_items + 1, size=len(users))
+    seen = set(zip(history.rows().tolist(), history.items.tolist(), strict=True))
+    for i, user in enumerate(users):  # redraw the few negatives the user did have
+        for _ in range(20):
+            if (int(user), int(negatives[i])) not in seen and negatives[i] != targets[user]:
+                break
+            negatives[i] = rng.integers(1, num_items + 1)
+    probabilities, labels = [], []
+    for start in range(0, len(users), batch_size):
+        chunk = users[start : start + batch_size]
+        inputs = padded_histories(history, chunk, max_length).to(device)
+        candidates = torch.from_numpy(np.stack([targets[chunk], negatives[start : start + batch_size]], 1)).to(device)
+        probabilities.append(torch.sigmoid(pair_logits(inputs, candidates).float()).cpu().reshape(-1))
+        labels.append(torch.tensor([1.0, 0.0]).repeat(len(chunk)))
+    if not probabilities:
+        return binary_metrics([], [])
+    return binary_metrics(torch.cat(probabilities), torch.cat(labels))
+
+
+@dataclass
+class Recommender:
+    """A loaded checkpoint: a scorer over its own item vocabulary, and what it was."""
+
+    score: Scorer
+    items: Vocabulary
+    max_length: int
+    device: torch.device
+    metadata: dict[str, Any] = field(default_factory=dict)
+    pair_logits: PairScorer | None = None  # set for binary heads
+
+    @property
+    def kind(self) -> str:
+        return str(self.metadata.get("kind", "pretrained"))
+
+    def recommend(self, history: Sequence[str], k: int = 10, strict: bool = False) -> list[tuple[str, float]]:
+        return recommend_items(self.score, self.items, self.max_length, history, k, self.device, strict)
+
+    def evaluate(
+        self, split: LeaveOneOutSplit, stage: Stage = "test", breakdown: bool = False, batch_size: int = 1024
+    ) -> dict[str, Any]:
+        """Full-ranking metrics on ``split`` (translated to this model's items when they differ)."""
+        score, unknown = remap_scorer(self.score, self.items, split.domain.items, self.device)
+        result = evaluate(score, split, stage, self.max_length, self.device, batch_size, breakdown)
+        result["unknown_items"] = unknown
+        if self.pair_logits is not None and unknown == 0:
+            result["binary"] = binary_evaluation(self.pair_logits, split, stage, self.max_length, self.device)
+        return result
+
+
+def load_recommender(data: bytes | CheckpointContents, device: torch.device | str = "cpu") -> Recommender:
+    """A recommender from checkpoint bytes: a pretrained encoder or a transferred model."""
+    contents = from_bytes(data) if isinstance(data, bytes | bytearray) else data
+    device = torch.device(device)
+    if contents.metadata.get("kind") == "transfer":
+        from recgraft.transfer import model_from_contents
+
+        model = model_from_contents(contents).to(device).eval()
+
+        def score(histories: torch.Tensor) -> torch.Tensor:
+            with autocast(device):
+                return model(histories).float()
+
+        pairs = model.pair_logits if model.head.binary else None
+        return Recommender(score, contents.items, model.max_length, device, contents.metadata, pairs)
+    encoder = build_encoder(contents).to(device).eval()
+
+    def encoder_score(histories: torch.Tensor) -> torch.Tensor:
+        with autocast(device):
+            return encoder.score_items(encoder(histories)).float()
+
+    return Recommender(encoder_score, contents.items, int(encoder.config.max_length), device, contents.metadata)
