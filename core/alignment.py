@@ -29,6 +29,7 @@ class ItemAlignment:
     on: str  # "token" or the item-feature column matched on
     source_items: int  # catalogue size of the source, pad excluded
     ambiguous: int = 0  # target items whose key names several source items (the first wins)
+    note: str | None = None  # e.g. why the alignment fell back to tokens
 
     @property
     def target_items(self) -> int:
@@ -52,6 +53,7 @@ class ItemAlignment:
 
     def report(self) -> dict[str, Any]:
         """The overlap found, as plain JSON."""
+        extra = {"note": self.note} if self.note else {}
         return {
             "on": self.on,
             "matched": self.matched,
@@ -60,6 +62,7 @@ class ItemAlignment:
             "share": round(self.share, 4),
             "new_items": self.target_items - self.matched,
             "ambiguous": self.ambiguous,
+            **extra,
         }
 
     @classmethod

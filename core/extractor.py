@@ -28,7 +28,7 @@ class FeatureExtractor(Component):
     frozen pretrained encoder and one being fine-tuned.
     """
 
-    Config: ClassVar[type[FeatureExtractorConfig]] = FeatureExtractorConfig  # type: ignore[assignment]
+    Config: ClassVar[type[FeatureExtractorConfig]] = FeatureExtractorConfig
 
     def __init__(self, config: FeatureExtractorConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()

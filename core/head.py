@@ -29,7 +29,7 @@ class Head(nn.Module, Component):
     :meth:`forward` and :meth:`pair_logits` (anything else).
     """
 
-    Config: ClassVar[type[HeadConfig]] = HeadConfig  # type: ignore[assignment]
+    Config: ClassVar[type[HeadConfig]] = HeadConfig
     #: True for heads that predict "will this user interact with this item" (BCE-trained);
     #: their evaluation adds accuracy, precision, recall, F1 and AUC.
     binary: ClassVar[bool] = False

@@ -34,6 +34,9 @@ ENTRY_POINT_GROUP = "recgraft"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "recgraft.plugins.datasets",
     "recgraft.plugins.encoders",
+    "recgraft.plugins.extractors",
+    "recgraft.plugins.heads",
+    "recgraft.plugins.strategies",
 )
 
 HOOK_FOR_KIND = {

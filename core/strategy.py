@@ -52,7 +52,7 @@ class TransferContext:
 class TransferStrategy(Component):
     """Base class of transfer strategies (a plugin subclasses it and registers it by name)."""
 
-    Config: ClassVar[type[TransferStrategyConfig]] = TransferStrategyConfig  # type: ignore[assignment]
+    Config: ClassVar[type[TransferStrategyConfig]] = TransferStrategyConfig
     #: True when the strategy starts from pretrained weights; False for the ``scratch`` baseline.
     uses_pretrained: ClassVar[bool] = True
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -39,7 +40,7 @@ class TransferTrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def scorer(model: TransferModel, device: torch.device):  # type: ignore[no-untyped-def]
+def scorer(model: TransferModel, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
     """A ``histories -> scores`` function for :func:`recgraft.evaluation.evaluate`."""
 
     def score(histories: torch.Tensor) -> torch.Tensor:
@@ -52,7 +53,7 @@ def scorer(model: TransferModel, device: torch.device):  # type: ignore[no-untyp
 def _validate(model: TransferModel, split: LeaveOneOutSplit, train: TrainConfig, device: torch.device) -> dict[str, float]:
     model.eval()
     result = evaluate(scorer(model, device), split, "valid", model.max_length, device, train.eval_batch_size)
-    return {k: float(v) for k, v in result.items()}  # type: ignore[arg-type]
+    return {k: float(v) for k, v in result.items()}
 
 
 @torch.no_grad()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,12 @@ import pytest
 from recgraft import plugin_manager
 
 PLUGIN_FIXTURES = Path(__file__).parent / "plugins"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Toy-sized models run fastest on one thread, and test subprocesses then never
+    oversubscribe the cores; set before torch is first imported (here or in subprocesses)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)

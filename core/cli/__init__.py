@@ -16,7 +16,15 @@ from recgraft import __version__
 from recgraft.errors import RecgraftError
 
 # Built-in command modules; each exposes ``commands``, a list of click commands.
-COMMAND_MODULES: tuple[str, ...] = ("recgraft.cli.plugins", "recgraft.cli.pretrain", "recgraft.cli.registry", "recgraft.cli.data",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "recgraft.cli.plugins",
+    "recgraft.cli.data",
+    "recgraft.cli.pretrain",
+    "recgraft.cli.transfer",
+    "recgraft.cli.evaluate",
+    "recgraft.cli.recommend",
+    "recgraft.cli.registry",
+)
 
 
 class RecgraftGroup(click.Group):
@@ -42,23 +50,25 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
-@click.group(cls=RecgraftGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="recgraft")
-def cli() -> None:
-    """Pretrain recommender encoders, keep them in a registry, graft them onto new domains."""
-
-
 def build_cli() -> click.Group:
-    """The CLI with built-in commands and those that plugins add through ``register_commands``."""
+    """A fresh CLI: built-in commands plus those that plugins add through ``register_commands``."""
     import importlib
 
-    if not cli.commands:
-        for module_name in COMMAND_MODULES:
-            for command in importlib.import_module(module_name).commands:
-                cli.add_command(command)
-        from recgraft.plugin_manager import load_plugins
+    from recgraft.plugin_manager import load_plugins
 
-        load_plugins().manager.hook.register_commands(cli=cli)
+    @click.group(cls=RecgraftGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, "--version", prog_name="recgraft")
+    def cli() -> None:
+        """Pretrain recommender encoders, keep them in a registry, graft them onto new domains."""
+
+    for module_name in COMMAND_MODULES:
+        for command in importlib.import_module(module_name).commands:
+            cli.add_command(command)
+    try:
+        system = load_plugins()
+    except RecgraftError:
+        return cli  # a broken plugins.toml: the commands that need plugins report it
+    system.manager.hook.register_commands(cli=cli)
     return cli
 
 

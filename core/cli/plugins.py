@@ -66,4 +66,39 @@ def list_plugins(as_json: bool, requirements: bool) -> None:
             console.print(f"[bold]{p.name}[/bold] ({p.source}): {p.status}" + (f": {p.error}" if p.error else ""))
 
 
+def _pip(*args: str) -> None:
+    """Run pip in the environment recgraft runs from (as ``llm install`` does)."""
+    import subprocess
+    import sys
+
+    from recgraft.cli import UserError
+
+    done = subprocess.run([sys.executable, "-m", "pip", *args])
+    if done.returncode != 0:
+        raise UserError(f"pip {args[0]} failed with exit code {done.returncode}")
+
+
+@plugins.command("install")
+@click.argument("specs", nargs=-1)
+@click.option("-U", "--upgrade", is_flag=True, help="Upgrade the packages if already installed.")
+@click.option("-e", "--editable", "editable", multiple=True, metavar="PATH", help="Install a local plugin in editable mode.")
+def install(specs: tuple[str, ...], upgrade: bool, editable: tuple[str, ...]) -> None:
+    """Install plugin packages (pip requirement specifiers or paths) next to recgraft."""
+    if not specs and not editable:
+        from recgraft.cli import UserError
+
+        raise UserError("plugins install: name at least one package (or -e PATH)")
+    args = ["install", *(("--upgrade",) if upgrade else ()), *specs]
+    for path in editable:
+        args += ["--editable", path]
+    _pip(*args)
+
+
+@plugins.command("uninstall")
+@click.argument("names", nargs=-1, required=True)
+def uninstall(names: tuple[str, ...]) -> None:
+    """Uninstall plugin packages by distribution name."""
+    _pip("uninstall", "--yes", *names)
+
+
 commands = [plugins]

@@ -76,3 +76,10 @@ def test_plugins_list_runs_as_a_real_process(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     json.loads(result.stdout)
+
+
+def test_a_plugin_adds_a_command_through_register_commands(plugins_toml) -> None:
+    plugins_toml(f'[plugins]\npaths = ["{FIXTURES / "toy_plugin.py"}"]\n')
+    result = CliRunner().invoke(build_cli(), ["toy-hello"])
+    assert result.exit_code == 0
+    assert result.output == "hello from the toy plugin\n"

@@ -15,3 +15,13 @@ class ToyHead(Component):
 @hookimpl
 def register_heads(register):
     register("toy", ToyHead)
+
+
+@hookimpl
+def register_commands(cli):
+    import click
+
+    @cli.command("toy-hello")
+    def toy_hello():
+        """Say hello from a plugin."""
+        click.echo("hello from the toy plugin")

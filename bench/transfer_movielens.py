@@ -1,0 +1,233 @@
+"""Transfer gains on MovieLens: ML-1M (source) -> ML-100K (target), every strategy vs scratch.
+
+Items are aligned by title; the target keeps a seeded fraction of its training users
+(``keep_train_fraction``: every user is still evaluated, histories are model inputs), and
+each run chooses its epoch on validation NDCG@10 (the zero-shot model is epoch 0) and reads
+the test split once (DESIGN.md's reference protocol: leave-one-out, full ranking).
+
+Default grid: the transformer with every strategy at fractions 0.05, 0.1, 0.25, 1.0; lstm
+and gan at 0.1 and 1.0; seeds 0, 1, 2. Outputs (in --out): ``results.jsonl`` (one run per
+line; runs already there are skipped, so an interrupted grid resumes), ``table.md`` (means
+over seeds of test NDCG@10 and HR@10 against scratch, relative gain) and ``ndcg.png``.
+
+    python bench/transfer_movielens.py --out docs/results/transfer --source-epochs 200
+    python bench/transfer_movielens.py --source-checkpoint ml-1m-transformer --encoders transformer \\
+        --fractions 0.05 0.1 --seeds 0 --strategies scratch finetune
+    python bench/transfer_movielens.py --synthetic --out /tmp/transfer-toy     # toy scale, minutes on a CPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+GRID = {"transformer": [0.05, 0.1, 0.25, 1.0], "lstm": [0.1, 1.0], "gan": [0.1, 1.0]}
+STRATEGIES = ["scratch", "direct", "fusion", "finetune"]
+TOY_ENCODERS = {
+    "transformer": {"embedding_dim": 16, "max_length": 20, "num_layers": 1},
+    "lstm": {"embedding_dim": 16, "hidden_dim": 16, "max_length": 20},
+    "gan": {"embedding_dim": 16, "hidden_dim": 32, "max_length": 20},
+}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def load_domains(args: argparse.Namespace) -> tuple[Any, Any]:
+    if args.synthetic:
+        from recgraft.data.synthetic import synthetic_domains
+
+        return tuple(synthetic_domains(num_users=(400, 150), num_items=(120, 100), interactions_per_user=(30, 14), seed=0))
+    from recgraft.data.loader import load_domain
+
+    return load_domain(args.source), load_domain(args.target)
+
+
+def source_model(args: argparse.Namespace, encoder: str, source: Any) -> Any:
+    """A pretrained source model for ``encoder``: from --source-checkpoint, or pretrained here."""
+    from recgraft.transfer import SourceModel
+
+    for reference in args.source_checkpoint:
+        from recgraft.checkpoint import from_bytes
+        from recgraft.registry import Registry
+
+        registry = Registry.open(url=args.registry)
+        record = registry.resolve(reference)
+        if record.encoder == encoder:
+            log(f"source {encoder}: {record.reference}")
+            return SourceModel.from_contents(from_bytes(registry.read_bytes(record)), record.reference)
+    from recgraft.pretrain import pretrain
+
+    config = TOY_ENCODERS[encoder] if args.synthetic else {}
+    train = {"epochs": args.source_epochs, "seed": 0}
+    if args.source_minutes:
+        train["max_minutes"] = args.source_minutes
+    started = time.perf_counter()
+    trained = pretrain(source, encoder, config, train, device=args.device, progress=True)
+    log(f"pretrained {encoder} on {source.name} in {time.perf_counter() - started:.0f}s: "
+        f"test NDCG@10 {trained.test['ndcg@10']:.4f} (best epoch {trained.result.best_epoch})")
+    reference = None
+    if args.registry:
+        from recgraft.registry import Registry
+
+        reference = trained.register(Registry.open(url=args.registry)).reference
+    domain = trained.domain
+    return SourceModel(trained.encoder, encoder, domain.items, dict(domain.item_features), reference, domain.name)
+
+
+def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: Any, encoder: str,
+            strategy: str, fraction: float, seed: int) -> dict[str, Any]:
+    from recgraft.data.split import keep_train_fraction, leave_one_out
+    from recgraft.transfer import Transfer
+
+    split = leave_one_out(target)
+    if fraction < 1.0:
+        split = keep_train_fraction(split, fraction, seed)
+    settings = dict(setting.split("=", 1) for setting in args.set)
+    transfer = Transfer(source, strategy=strategy, align_on=args.align_on, source_domain=source_domain)
+    known = type(transfer.strategy).Config.model_fields
+    config = {k: json.loads(v) for k, v in settings.items() if k in known}
+    if config:
+        transfer = transfer.with_strategy(strategy, config)
+    train = {"seed": seed, "epochs": args.epochs, "patience": args.patience, "learning_rate": args.learning_rate}
+    started = time.perf_counter()
+    result = transfer.fit(split, train, device=args.device)
+    test = result.evaluate("test")  # read once
+    keep = ("ndcg@10", "hr@10", "ndcg@20", "hr@20", "mrr@10")
+    return {
+        "encoder": encoder, "strategy": strategy, "fraction": fraction, "seed": seed,
+        "source": source.reference, "settings": config,
+        "test": {k: round(float(test[k]), 5) for k in keep},
+        "valid": {k: round(float(result.training.valid[k]), 5) for k in keep},
+        "zero_shot_valid": {k: round(float(result.training.zero_shot_valid[k]), 5) for k in keep},
+        "best_epoch": result.training.best_epoch, "epochs": result.training.epochs,
+        "seconds": round(time.perf_counter() - started, 1), "train_users": int(len(split.train_users)),
+        "overlap": result.alignment.report(), "device": str(result.device),
+    }
+
+
+def summarize(rows: list[dict[str, Any]]) -> str:
+    """Markdown: means over seeds of test NDCG@10 and HR@10, against scratch, with the relative gain."""
+    groups: dict[tuple[str, float, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[(row["encoder"], row["fraction"], row["strategy"])].append(row)
+
+    def mean(key: tuple[str, float, str], metric: str) -> float | None:
+        values = [r["test"][metric] for r in groups.get(key, [])]
+        return statistics.fmean(values) if values else None
+
+    lines = ["| encoder | fraction | strategy | seeds | NDCG@10 | HR@10 | scratch NDCG@10 | scratch HR@10 | gain NDCG@10 | gain HR@10 |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for (encoder, fraction, strategy), runs in sorted(groups.items()):
+        if strategy == "scratch":
+            continue
+        base = (encoder, fraction, "scratch")
+        cells = []
+        for metric in ("ndcg@10", "hr@10"):
+            ours, theirs = mean((encoder, fraction, strategy), metric), mean(base, metric)
+            cells.append((ours, theirs, None if not theirs or ours is None else (ours - theirs) / theirs))
+        spread = statistics.pstdev([r["test"]["ndcg@10"] for r in runs]) if len(runs) > 1 else 0.0
+
+        def fmt(value: float | None, pct: bool = False) -> str:
+            return "-" if value is None else f"{value:+.1%}" if pct else f"{value:.4f}"
+
+        lines.append(
+            f"| {encoder} | {fraction:g} | {strategy} | {len(runs)} | {fmt(cells[0][0])} ± {spread:.4f} | {fmt(cells[1][0])} "
+            f"| {fmt(cells[0][1])} | {fmt(cells[1][1])} | {fmt(cells[0][2], True)} | {fmt(cells[1][2], True)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """NDCG@10 against the target train fraction, one line per strategy (mean, min-max band over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    encoders = sorted({r["encoder"] for r in rows})
+    figure, axes = plt.subplots(1, len(encoders), figsize=(5 * len(encoders), 4), squeeze=False)
+    for axis, encoder in zip(axes[0], encoders, strict=True):
+        for strategy in sorted({r["strategy"] for r in rows if r["encoder"] == encoder}):
+            by_fraction: dict[float, list[float]] = defaultdict(list)
+            for r in rows:
+                if r["encoder"] == encoder and r["strategy"] == strategy:
+                    by_fraction[r["fraction"]].append(r["test"]["ndcg@10"])
+            xs = sorted(by_fraction)
+            means = [statistics.fmean(by_fraction[x]) for x in xs]
+            style = {"linestyle": "--", "color": "black"} if strategy == "scratch" else {}
+            axis.plot(xs, means, marker="o", label=strategy, **style)
+            axis.fill_between(xs, [min(by_fraction[x]) for x in xs], [max(by_fraction[x]) for x in xs], alpha=0.15,
+                              color=style.get("color"))
+        axis.set_xscale("log")
+        axis.set_xlabel("target train fraction")
+        axis.set_ylabel("test NDCG@10")
+        axis.set_title(encoder)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", default="../shared/data/ml-1m")
+    parser.add_argument("--target", default="../shared/data/ml-100k")
+    parser.add_argument("--synthetic", action="store_true", help="toy scale on synthetic domains (a smoke test)")
+    parser.add_argument("--source-checkpoint", action="append", default=[], metavar="REF",
+                        help="registered source checkpoint (repeat per encoder); else the source is pretrained here")
+    parser.add_argument("--registry", default=None, metavar="URL", help="registry for --source-checkpoint (and to keep pretrained sources)")
+    parser.add_argument("--source-epochs", type=int, default=200, help="most pretraining epochs (early stopping on validation)")
+    parser.add_argument("--source-minutes", type=float, default=None, help="pretraining wall-time budget per encoder")
+    parser.add_argument("--encoders", nargs="+", default=list(GRID))
+    parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
+    parser.add_argument("--fractions", nargs="+", type=float, default=None, help="default: the grid per encoder")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--align-on", default="movie_title", help="item column to align on ('token' for tokens)")
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--patience", type=int, default=10)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="strategy setting (where it applies)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, default=Path("bench-results/transfer-movielens"))
+    args = parser.parse_args()
+    if args.synthetic:
+        args.align_on = "title" if args.align_on == "movie_title" else args.align_on
+        args.source_epochs = min(args.source_epochs, 15)
+        args.epochs = min(args.epochs, 15)
+        args.patience = min(args.patience, 4)
+        args.learning_rate = max(args.learning_rate, 3e-3)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = args.out / "results.jsonl"
+    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()] if results.exists() else []
+    done = {(r["encoder"], r["strategy"], r["fraction"], r["seed"]) for r in rows}
+    source_domain, target = load_domains(args)
+    for encoder in args.encoders:
+        fractions = args.fractions or GRID.get(encoder, [0.1, 1.0])
+        todo = [(s, f, seed) for f in fractions for s in args.strategies for seed in args.seeds
+                if (encoder, s, f, seed) not in done]
+        if not todo:
+            continue
+        source = source_model(args, encoder, source_domain)
+        for strategy, fraction, seed in todo:
+            row = run_one(args, source, source_domain, target, encoder, strategy, fraction, seed)
+            log(f"{encoder} {strategy:8} f={fraction:<5g} seed={seed}: test NDCG@10 {row['test']['ndcg@10']:.4f} "
+                f"HR@10 {row['test']['hr@10']:.4f} (zero-shot valid {row['zero_shot_valid']['ndcg@10']:.4f}, "
+                f"best epoch {row['best_epoch']}, {row['seconds']:.0f}s)")
+            rows.append(row)
+            with results.open("a") as handle:
+                handle.write(json.dumps(row) + "\n")
+    (args.out / "table.md").write_text(summarize(rows))
+    plot(rows, args.out / "ndcg.png")
+    print((args.out / "table.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""``recgraft transfer``: graft a registered checkpoint onto a target domain, measure the gain over scratch.
+
+The transferred model and, unless ``--no-baseline``, the ``scratch`` baseline (same
+architecture, random start) train on the same split with the same seed; the relative gain
+per test metric is reported, and a negative one is called what it is: negative transfer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from recgraft.cli.options import echo_json, json_option, registry_option
+
+HEADLINE = ("ndcg@10", "hr@10")
+
+
+def relative_gain(metrics: dict[str, Any], baseline: dict[str, Any]) -> dict[str, float | None]:
+    """``(transfer - baseline) / baseline`` per ranking metric; None where the baseline is 0."""
+    gain: dict[str, float | None] = {}
+    for key, value in metrics.items():
+        if key.split("@")[0] not in ("hr", "ndcg", "mrr") or key not in baseline:
+            continue
+        base = float(baseline[key])
+        gain[key] = None if base == 0 else round((float(value) - base) / base, 4)
+    return gain
+
+
+def _rounded(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()}
+
+
+@click.command()
+@click.option("--from", "reference", required=True, metavar="REF", help="Source checkpoint (NAME, NAME@N, NAME@ALIAS).")
+@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path), help="Target domain.")
+@click.option("--strategy", "strategy_name", default=None, help="Transfer strategy (default from plugins.toml: finetune).")
+@click.option("--head", "head_name", default=None, help="Head (default: dot).")
+@click.option("--extractor", "extractor_name", default=None, help="Feature extractor (default: global).")
+@click.option("--align-on", default=None, metavar="COLUMN", help="Align items by this item column (default: by token).")
+@click.option("--source-data", type=click.Path(path_type=Path), default=None,
+              help="Source domain data: item columns for --align-on, windows for source_mix.")
+@click.option("--train-fraction", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+              help="Train on this share of the target's training users (evaluation covers all).")
+@click.option("--format", "data_format", default=None, help="Data format (detected by default).")
+@click.option("--domain", "domain_name", default=None, help="Target domain name (default: the data's).")
+@click.option("--name", default=None, help="Checkpoint name (default: DOMAIN-ENCODER-STRATEGY).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Most epochs (early stopping may stop sooner).")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds training and the --train-fraction users.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a setting: strategy.*, head.*, extractor.*, train.*, e.g. --set encoder_lr_scale=0.1.")
+@click.option("--no-baseline", is_flag=True, help="Skip the scratch baseline.")
+@registry_option
+@json_option
+def transfer(
+    reference: str, data_path: Path, strategy_name: str | None, head_name: str | None,
+    extractor_name: str | None, align_on: str | None, source_data: Path | None, train_fraction: float,
+    data_format: str | None, domain_name: str | None, name: str | None, epochs: int | None, device: str,
+    seed: int, overrides: tuple[str, ...], no_baseline: bool, registry_url: str | None, as_json: bool,
+) -> None:
+    """Transfer a pretrained checkpoint to a target domain, train it, and register the result."""
+    from recgraft.components import parse_model
+    from recgraft.data.loader import load_domain
+    from recgraft.data.split import keep_train_fraction, leave_one_out
+    from recgraft.plugin_manager import load_plugins
+    from recgraft.progress import Progress
+    from recgraft.registry import Registry
+    from recgraft.registry.references import validate_name
+    from recgraft.run_config import apply_overrides
+    from recgraft.training import TrainConfig
+    from recgraft.transfer import Transfer
+
+    system = load_plugins()
+    defaults = system.settings.defaults
+    strategy_name = strategy_name or defaults.strategy
+    head_name = head_name or defaults.head
+    extractor_name = extractor_name or defaults.extractor
+    models = {
+        "strategy": system.catalog.get("strategy", strategy_name).Config,
+        "head": system.catalog.get("head", head_name).Config,
+        "extractor": system.catalog.get("extractor", extractor_name).Config,
+        "train": TrainConfig,
+    }
+    sections = apply_overrides({key: {} for key in models}, overrides, models)
+    if epochs is not None:
+        sections["train"]["epochs"] = epochs
+    sections["train"].setdefault("seed", seed)
+    train_config = parse_model("train config", TrainConfig, sections["train"])
+    for kind, values in sections.items():  # fail on a bad setting before any work
+        if kind != "train":
+            system.catalog.config(kind, {"strategy": strategy_name, "head": head_name, "extractor": extractor_name}[kind], values)
+    if name is not None:
+        validate_name(name)
+    registry = Registry.open(url=registry_url)
+    record = registry.resolve(reference)
+
+    progress = Progress(enabled=True)  # on stderr, so --json output stays clean
+    target = load_domain(data_path, format=data_format, name=domain_name)
+    source_domain = load_domain(source_data) if source_data is not None else None
+    split = leave_one_out(target)
+    if train_fraction < 1.0:
+        split = keep_train_fraction(split, train_fraction, seed)
+    graft = Transfer.from_checkpoint(
+        registry, record.reference, strategy=strategy_name, extractor=extractor_name, head=head_name,
+        strategy_config=sections["strategy"], extractor_config=sections["extractor"], head_config=sections["head"],
+        align_on=align_on, source_domain=source_domain,
+    )
+    result = graft.fit(split, train_config, device=device, progress=progress)
+    if result.alignment.note:
+        click.echo(f"note: {result.alignment.note}", err=True)
+    test = result.evaluate("test")
+    payload: dict[str, Any] = {
+        "checkpoint": None,
+        "source": record.reference,
+        "strategy": strategy_name,
+        "metrics": {"valid": _rounded(result.training.valid), "test": _rounded(test)},
+        "zero_shot": {"valid": _rounded(result.training.zero_shot_valid)},
+        "best_epoch": result.training.best_epoch,
+        "epochs": result.training.epochs,
+        "overlap": result.alignment.report(),
+        "train_users": int(len(split.train_users)),
+    }
+    extra: dict[str, Any] = {"train_fraction": train_fraction}
+    if not no_baseline:
+        progress.log("training the scratch baseline on the same split")
+        scratch_config = {"item_bias": graft.strategy.config.item_bias}
+        baseline = graft.with_strategy("scratch", scratch_config).fit(split, train_config, device=device, progress=progress)
+        baseline_test = baseline.evaluate("test")
+        gain = relative_gain(test, baseline_test)
+        payload["baseline"] = {"metrics": {"valid": _rounded(baseline.training.valid), "test": _rounded(baseline_test)},
+                               "best_epoch": baseline.training.best_epoch}
+        payload["gain"] = gain
+        extra.update(baseline={"test": _rounded(baseline_test)}, gain=gain)
+    saved = result.register(registry, name=name, extra=extra)
+    payload["checkpoint"] = saved.reference
+    if as_json:
+        echo_json(payload)
+        return
+    overlap = payload["overlap"]
+    click.echo(f"aligned {overlap['matched']:,} of {overlap['target_items']:,} target items by {overlap['on']} "
+               f"({overlap['share']:.1%}); trained on {payload['train_users']:,} users")
+    click.echo(f"registered {saved.reference} ({strategy_name} from {record.reference}): test NDCG@10 "
+               f"{test['ndcg@10']:.4f}, HR@10 {test['hr@10']:.4f} (best epoch {result.training.best_epoch}; "
+               f"zero-shot valid NDCG@10 {result.training.zero_shot_valid['ndcg@10']:.4f})")
+    if "gain" in payload:
+        base = payload["baseline"]["metrics"]["test"]
+        click.echo(f"scratch baseline: test NDCG@10 {base['ndcg@10']:.4f}, HR@10 {base['hr@10']:.4f}")
+        parts = [f"{k.upper()} {v:+.1%}" for k, v in payload["gain"].items() if k in HEADLINE and v is not None]
+        click.echo("gain over scratch: " + (", ".join(parts) or "undefined (the baseline scored 0)"))
+        worse = [k.upper() for k in HEADLINE if (payload["gain"].get(k) or 0) < 0]
+        if worse:
+            click.echo(f"negative transfer: {strategy_name} is worse than training from scratch on test "
+                       f"{' and '.join(worse)}")
+
+
+commands = [transfer]

@@ -1,0 +1,391 @@
+"""The transfer pipeline: graft a pretrained encoder onto a target domain and train it there.
+
+    from recgraft.transfer import Transfer
+
+    t = Transfer.from_checkpoint(registry, "ml-1m-transformer", strategy="finetune",
+                                 extractor="global", head="dot", align_on="movie_title")
+    result = t.fit(target_split, train=TrainConfig(epochs=50), device="cpu")
+    result.evaluate("test", breakdown=True)
+    result.recommend(["Toy Story (1995)", "Heat (1995)"], k=10)
+    result.register(registry, name="ml-100k-finetune")
+
+A transfer aligns the target's items with the source's (by token or an item column),
+resizes the encoder's item tables to the target catalogue, builds the target model with the
+strategy, and trains it with early stopping on the target's validation split, starting
+from the zero-shot model. Components are given by registered name (plus config) or as
+instances. The registered checkpoint holds every component's name and config, the target
+item vocabulary and the alignment, so it can be used with nothing else; its lineage names
+the source checkpoint with the strategy as relation.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from recgraft.alignment import TOKEN, ItemAlignment, align_items, item_column
+from recgraft.batching import NextItemExamples, next_item_examples
+from recgraft.checkpoint import CheckpointContents, from_bytes, to_bytes, training_provenance
+from recgraft.components import parse_model
+from recgraft.data.domain import Domain, Vocabulary
+from recgraft.data.split import LeaveOneOutSplit, Sequences, Stage, leave_one_out, time_order
+from recgraft.device import precision_for, resolve_device, seed_everything
+from recgraft.encoder import Encoder
+from recgraft.errors import ConfigError
+from recgraft.extractor import FeatureExtractor
+from recgraft.head import Head
+from recgraft.plugin_manager import catalog, load_plugins
+from recgraft.progress import Progress
+from recgraft.recommender import binary_evaluation, recommend_items
+from recgraft.strategy import TransferContext, TransferStrategy
+from recgraft.training import TrainConfig
+from recgraft.transfer_model import TransferModel
+from recgraft.transfer_training import TransferTrainResult, fit_transfer, scorer
+
+if TYPE_CHECKING:
+    from recgraft.pretrain import PretrainedEncoder
+    from recgraft.registry import CheckpointRecord, Registry
+
+KIND = "transfer"
+
+
+def registered_name(kind: str, component: object) -> str:
+    """The name ``component``'s class is registered under (its class name when it is not)."""
+    for entry in catalog().entries(kind):
+        if not entry.conflicts and entry.target is type(component):
+            return entry.name
+    for entry in catalog().entries(kind):
+        try:
+            if not entry.conflicts and entry.load() is type(component):
+                return entry.name
+        except Exception:  # an unrelated plugin that fails to import
+            continue
+    return type(component).__name__
+
+
+def _text_columns(features: Mapping[str, np.ndarray]) -> dict[str, list[str]]:
+    """Item-feature columns holding text, as lists (kept in checkpoints for alignment and display)."""
+    return {
+        name: ["" if v is None else str(v) for v in values.tolist()]
+        for name, values in features.items()
+        if np.asarray(values).dtype == object
+    }
+
+
+@dataclass
+class SourceModel:
+    """A pretrained encoder with what alignment needs: its item vocabulary and item columns."""
+
+    encoder: Encoder
+    encoder_name: str
+    items: Vocabulary
+    item_features: dict[str, np.ndarray] = field(default_factory=dict)
+    reference: str | None = None  # registry reference, for lineage
+    domain: str | None = None
+
+    @classmethod
+    def from_contents(cls, contents: CheckpointContents, reference: str | None = None) -> SourceModel:
+        """The encoder a checkpoint holds (a pretrained one, or the encoder of a transferred model)."""
+        from recgraft.checkpoint import build_encoder
+
+        prefix = "model.encoder" if contents.metadata.get("kind") == KIND else "encoder"
+        spec = contents.metadata["components"]["encoder"]
+        if prefix == "encoder":
+            encoder = build_encoder(contents)
+        else:
+            from recgraft.pretrain import build_encoder as fresh
+
+            encoder = fresh(spec["name"], spec["config"], len(contents.items) - 1)
+            encoder.load_state_dict(contents.module_state(prefix))
+        features = {k: np.asarray(v, dtype=object) for k, v in contents.metadata.get("item_features", {}).items()}
+        return cls(encoder, spec["name"], contents.items, features, reference, contents.metadata.get("domain"))
+
+
+def _component(kind: str, value: str | Any, config: Mapping[str, Any] | None, base: type) -> tuple[str, Any]:
+    """(name, instance) of an extractor or strategy given by name (+ config) or as an instance."""
+    if isinstance(value, base):
+        if config:
+            raise ConfigError(f"{kind}: a config is given with an instance; configure the instance instead")
+        return registered_name(kind, value), value
+    cls = catalog().get(kind, value)
+    return value, cls(catalog().config(kind, value, config))
+
+
+def source_windows(source: Domain, alignment: ItemAlignment, max_length: int) -> NextItemExamples:
+    """The source domain's sequences as training windows over target item ids (unaligned items dropped)."""
+    order = time_order(source)
+    mapped = alignment.target_of_source()[source.item_ids[order]]
+    users = source.user_ids[order]
+    keep = mapped > 0
+    sequences = Sequences.from_rows(users[keep], mapped[keep], len(source.users))
+    return next_item_examples(sequences, np.arange(1, len(source.users)), max_length, True)
+
+
+class Transfer:
+    """A configured transfer: source model, strategy, extractor, head and item alignment."""
+
+    def __init__(
+        self,
+        source: SourceModel,
+        strategy: str | TransferStrategy | None = None,
+        extractor: str | FeatureExtractor | None = None,
+        head: str | Head | None = None,
+        *,
+        strategy_config: Mapping[str, Any] | None = None,
+        extractor_config: Mapping[str, Any] | None = None,
+        head_config: Mapping[str, Any] | None = None,
+        align_on: str | None = None,
+        source_domain: Domain | None = None,
+    ) -> None:
+        defaults = load_plugins().settings.defaults
+        self.source = source
+        self.strategy_name, self.strategy = _component(
+            "strategy", strategy or defaults.strategy, strategy_config, TransferStrategy)
+        self.extractor_name, self.extractor = _component(
+            "extractor", extractor or defaults.extractor, extractor_config, FeatureExtractor)
+        head = head or defaults.head
+        if isinstance(head, Head):
+            if head_config:
+                raise ConfigError("head: a config is given with an instance; configure the instance instead")
+            self.head_name, self._head_instance = registered_name("head", head), head
+            self.head_config = head.config
+        else:
+            self.head_name, self._head_instance = head, None
+            self.head_config = catalog().config("head", head, head_config)
+        self.align_on = align_on or TOKEN
+        self.source_domain = source_domain
+        if self.strategy.source_mix() > 0 and source_domain is None:
+            raise ConfigError(f"strategy '{self.strategy_name}': source_mix needs the source domain (source_domain=...)")
+
+    # --- construction --------------------------------------------------------------------
+    @classmethod
+    def from_checkpoint(cls, registry: Registry, reference: str, **options: Any) -> Transfer:
+        """From a registered checkpoint (its resolved ``NAME@N`` is the lineage parent)."""
+        record = registry.resolve(reference)
+        return cls.from_bytes(registry.read_bytes(record), record.reference, **options)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, reference: str | None = None, **options: Any) -> Transfer:
+        """From checkpoint bytes (no registry)."""
+        return cls(SourceModel.from_contents(from_bytes(data), reference), **options)
+
+    @classmethod
+    def from_pretrained(cls, pretrained: PretrainedEncoder, reference: str | None = None, **options: Any) -> Transfer:
+        """From a :class:`~recgraft.pretrain.PretrainedEncoder` in memory (its domain's item columns included)."""
+        domain = pretrained.domain
+        source = SourceModel(pretrained.encoder, pretrained.encoder_name, domain.items,
+                             dict(domain.item_features), reference, domain.name)
+        options.setdefault("source_domain", domain)
+        return cls(source, **options)
+
+    def with_strategy(self, strategy: str | TransferStrategy, strategy_config: Mapping[str, Any] | None = None) -> Transfer:
+        """The same transfer with another strategy (e.g. ``"scratch"`` for the baseline)."""
+        other = copy.copy(self)
+        other.strategy_name, other.strategy = _component("strategy", strategy, strategy_config, TransferStrategy)
+        return other
+
+    # --- alignment -----------------------------------------------------------------------
+    def align(self, target: Domain) -> ItemAlignment:
+        """Which target items are source items (by token or by the ``align_on`` column).
+
+        A source checkpoint that keeps no item columns at all (one pretrained before they were
+        stored) and no source domain given: the items are aligned by token instead, and the
+        alignment's ``note`` says so.
+        """
+        if self.align_on == TOKEN:
+            return align_items(self.source.items, target.items)
+        target_keys = item_column(target.item_features, self.align_on, f"target domain {target.name!r}")
+        if self.align_on in self.source.item_features:
+            source_keys = self.source.item_features[self.align_on]
+        elif self.source_domain is not None:
+            source_keys = item_column(self.source_domain.item_features, self.align_on,
+                                      f"source domain {self.source_domain.name!r}")
+            if self.source_domain.items != self.source.items:
+                raise ConfigError(f"align_on {self.align_on!r}: the source domain's items are not the checkpoint's")
+        elif not self.source.item_features:
+            alignment = align_items(self.source.items, target.items)
+            note = (f"the source checkpoint keeps no item column {self.align_on!r}; aligned by token instead "
+                    "(give the source data to align on the column)")
+            return dataclasses.replace(alignment, note=note)
+        else:
+            known = ", ".join(sorted(self.source.item_features))
+            raise ConfigError(f"align_on {self.align_on!r}: the source checkpoint has no item column "
+                              f"{self.align_on!r} (it has: {known}); give the source data or align by token")
+        return align_items(self.source.items, target.items, self.align_on,
+                           source_keys=source_keys, target_keys=target_keys)
+
+    def _make_head(self, feature_dim: int, item_dim: int) -> Head:
+        if self._head_instance is not None:
+            return self._head_instance
+        head: Head = catalog().get("head", self.head_name)(self.head_config, feature_dim, item_dim)
+        return head
+
+    # --- training ------------------------------------------------------------------------
+    def fit(
+        self,
+        target: LeaveOneOutSplit | Domain,
+        train: TrainConfig | Mapping[str, Any] | None = None,
+        device: str | torch.device = "auto",
+        progress: bool | Progress = False,
+    ) -> TransferResult:
+        """Align, build and train the target model; epochs are chosen on the target's validation split."""
+        train_config = parse_model("train config", TrainConfig, train)
+        split = target if isinstance(target, LeaveOneOutSplit) else leave_one_out(target)
+        torch_device = device if isinstance(device, torch.device) else resolve_device(device)
+        reporter = progress if isinstance(progress, Progress) else Progress(enabled=progress)
+        seed_everything(train_config.seed)
+        alignment = self.align(split.domain)
+        encoder = copy.deepcopy(self.source.encoder).to(torch_device)
+        encoder.resize_items(split.domain.num_items, torch.from_numpy(alignment.source_rows).to(torch_device))
+        context = TransferContext(encoder, self.source.encoder_name, self.extractor, self._make_head,
+                                  split.domain.num_items)
+        model = self.strategy.build(context)
+        source_examples = None
+        if self.strategy.source_mix() > 0 and self.source_domain is not None:
+            source_examples = source_windows(self.source_domain, alignment, model.max_length)
+        reporter.log(
+            f"transfer ({self.strategy_name}) of {self.source.encoder_name} from "
+            f"{self.source.reference or self.source.domain or 'memory'} to {split.domain.name}: "
+            f"{alignment.matched:,} of {alignment.target_items:,} target items aligned by {alignment.on} "
+            f"({alignment.share:.0%}); {len(split.train_users):,} training users; {torch_device}"
+        )
+        trained = fit_transfer(model, self.strategy, split, train_config, torch_device,
+                               source_examples=source_examples, progress=reporter)
+        return TransferResult(self, model, split, alignment, trained, train_config, torch_device)
+
+
+@dataclass
+class TransferResult:
+    """A trained target model with its split, alignment and training record."""
+
+    transfer: Transfer
+    model: TransferModel
+    split: LeaveOneOutSplit
+    alignment: ItemAlignment
+    training: TransferTrainResult
+    train_config: TrainConfig
+    device: torch.device
+    evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def strategy(self) -> str:
+        return self.transfer.strategy_name
+
+    @property
+    def domain(self) -> Domain:
+        return self.split.domain
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Validation metrics of the chosen epoch, zero-shot validation, and any stage evaluated."""
+        return {"valid": self.training.valid, "zero_shot_valid": self.training.zero_shot_valid,
+                **{k: v for k, v in self.evaluations.items() if k != "valid"}}
+
+    def evaluate(self, stage: Stage = "test", breakdown: bool = False) -> dict[str, Any]:
+        """Full-ranking HR/NDCG/MRR@5,10,20 (plus the history-length breakdown and, for binary
+        heads, accuracy/precision/recall/F1/AUC) on ``stage``."""
+        from recgraft.evaluation import evaluate
+
+        self.model.eval()
+        result = evaluate(scorer(self.model, self.device), self.split, stage, self.model.max_length,
+                          self.device, self.train_config.eval_batch_size, breakdown)
+        if self.model.head.binary:
+            result["binary"] = binary_evaluation(self.model.pair_logits, self.split, stage, self.model.max_length,
+                                                 self.device, seed=self.train_config.seed)
+        self.evaluations[stage] = result
+        return result
+
+    def recommend(self, history: Sequence[str], k: int = 10, strict: bool = False) -> list[tuple[str, float]]:
+        """Top ``k`` target items (token, score) after a history of item tokens; history items excluded."""
+        self.model.eval()
+        return recommend_items(scorer(self.model, self.device), self.domain.items, self.model.max_length,
+                               history, k, self.device, strict)
+
+    def to_bytes(self) -> bytes:
+        """The checkpoint: the model's weights, every component's name and config, the target
+        items and their text columns, the alignment and provenance."""
+        t = self.transfer
+        metadata = {
+            "kind": KIND,
+            "components": {
+                "encoder": {"name": t.source.encoder_name, "config": self.model.encoder.config.model_dump()},
+                "extractor": {"name": t.extractor_name, "config": t.extractor.describe()},
+                "head": {"name": t.head_name, "config": self.model.head.config.model_dump()},
+                "strategy": {"name": t.strategy_name, "config": t.strategy.describe()},
+            },
+            "domain": self.domain.name,
+            "source": {"reference": t.source.reference, "domain": t.source.domain},
+            "alignment": self.alignment.report(),
+            "train": self.train_config.model_dump(),
+            "best_epoch": self.training.best_epoch,
+            "item_features": _text_columns(self.domain.item_features),
+            **training_provenance(self.device, precision_for(self.device)),
+        }
+        return to_bytes({"model": self.model}, metadata, self.domain.items)
+
+    def register(self, registry: Registry, name: str | None = None, extra: Mapping[str, Any] | None = None) -> CheckpointRecord:
+        """Store the checkpoint; lineage: parent = the source checkpoint, relation = the strategy."""
+        t = self.transfer
+        provenance = training_provenance(self.device, precision_for(self.device))
+        parents = [(t.source.reference, t.strategy_name)] if t.source.reference else []
+        return registry.register(
+            name or f"{self.domain.name}-{t.source.encoder_name}-{t.strategy_name}",
+            self.to_bytes(),
+            domain=self.domain.name,
+            encoder=t.source.encoder_name,
+            encoder_config=self.model.encoder.config.model_dump(),
+            strategy=t.strategy_name,
+            metrics=_finite(self.metrics),
+            dataset_fingerprint=self.domain.fingerprint(),
+            device=provenance["device"],
+            precision=provenance["precision"],
+            torch_version=provenance["torch_version"],
+            recgraft_version=provenance["recgraft_version"],
+            parents=parents,
+            extra={
+                "extractor": t.extractor_name, "head": t.head_name, "alignment": self.alignment.report(),
+                "epochs": self.training.epochs, "best_epoch": self.training.best_epoch,
+                "seconds": round(self.training.seconds, 2), "train_users": len(self.split.train_users),
+                **dict(extra or {}),
+            },
+        )
+
+
+def _finite(value: Any) -> Any:
+    """JSON-safe metrics: NaN (an undefined AUC) becomes None."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def model_from_contents(contents: CheckpointContents) -> TransferModel:
+    """Rebuild a transferred model from its checkpoint (through the plugin catalogue)."""
+    from recgraft.pretrain import build_encoder
+
+    spec = contents.metadata["components"]
+    num_items = len(contents.items) - 1
+    encoder = build_encoder(spec["encoder"]["name"], spec["encoder"]["config"], num_items)
+    extractor = catalog().get("extractor", spec["extractor"]["name"])(
+        catalog().config("extractor", spec["extractor"]["name"], spec["extractor"]["config"]))
+    head_cls = catalog().get("head", spec["head"]["name"])
+    head_config = catalog().config("head", spec["head"]["name"], spec["head"]["config"])
+    strategy = catalog().get("strategy", spec["strategy"]["name"])(
+        catalog().config("strategy", spec["strategy"]["name"], spec["strategy"]["config"]))
+
+    def make_head(feature_dim: int, item_dim: int) -> Head:
+        head: Head = head_cls(head_config, feature_dim, item_dim)
+        return head
+
+    model: TransferModel = strategy.build(TransferContext(encoder, spec["encoder"]["name"], extractor, make_head, num_items))
+    model.load_state_dict(contents.module_state("model"))
+    return model.eval()

@@ -1,0 +1,47 @@
+"""Toy-sized related domains and a pretrained source encoder shared by the transfer tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recgraft.data.domain import Domain
+from recgraft.data.split import LeaveOneOutSplit, leave_one_out
+from recgraft.data.synthetic import synthetic_domains
+from recgraft.pretrain import PretrainedEncoder, pretrain
+from recgraft.registry import Registry
+
+ENCODER = {"embedding_dim": 16, "max_length": 12, "num_layers": 1, "num_heads": 1, "dropout": 0.1}
+FAST = {"epochs": 3, "patience": 3, "batch_size": 32, "learning_rate": 3e-3}
+
+
+@pytest.fixture(scope="session")
+def domains() -> tuple[Domain, Domain]:
+    source, target = synthetic_domains(
+        num_users=(160, 60), num_items=(60, 50), interactions_per_user=(16, 10), overlap=0.6, seed=0
+    )
+    return source, target
+
+
+@pytest.fixture(scope="session")
+def pretrained(domains: tuple[Domain, Domain]) -> PretrainedEncoder:
+    return pretrain(domains[0], "transformer", ENCODER, {"epochs": 4, "batch_size": 32, "learning_rate": 5e-3},
+                    device="cpu")
+
+
+@pytest.fixture(scope="session")
+def target_split(domains: tuple[Domain, Domain]) -> LeaveOneOutSplit:
+    return leave_one_out(domains[1])
+
+
+@pytest.fixture
+def registry(isolated_home: Path) -> Registry:
+    reg = Registry.open()
+    yield reg
+    reg.close()
+
+
+@pytest.fixture
+def source_ref(registry: Registry, pretrained: PretrainedEncoder) -> str:
+    return pretrained.register(registry, name="src").reference

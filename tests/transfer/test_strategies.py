@@ -1,0 +1,87 @@
+"""Strategies: what each trains, what each leaves alone, and how bad settings are reported."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from recgraft.errors import ConfigError, UnknownComponentError
+from recgraft.transfer import Transfer
+
+from .conftest import FAST
+
+
+def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def changed(before: dict[str, torch.Tensor], module: torch.nn.Module) -> set[str]:
+    return {k for k, v in module.state_dict().items() if not torch.equal(before[k], v)}
+
+
+def test_direct_leaves_the_encoder_bit_identical_and_trains_the_rest(pretrained, target_split) -> None:
+    result = Transfer.from_pretrained(pretrained, strategy="direct").fit(target_split, FAST, device="cpu")
+    model = result.model
+    aligned = Transfer.from_pretrained(pretrained, strategy="direct")
+    # the encoder after training equals the aligned pretrained encoder, bit for bit
+    reference = Transfer.from_pretrained(pretrained, strategy="direct").fit(target_split, {"epochs": 1}, device="cpu")
+    for key, value in model.encoder.state_dict().items():
+        assert torch.equal(value, reference.model.encoder.state_dict()[key]), key
+    assert all(not p.requires_grad for p in model.encoder.parameters())
+    assert result.training.best_epoch > 0 and model.item_bias.abs().sum() > 0
+    assert aligned.strategy_name == "direct"
+
+
+def test_finetune_changes_the_encoder_but_not_frozen_layers(pretrained, target_split) -> None:
+    transfer = Transfer.from_pretrained(pretrained, strategy="finetune",
+                                        strategy_config={"freeze": ["position_embedding"]})
+    start = snapshot(pretrained.encoder)
+    result = transfer.fit(target_split, {**FAST, "patience": 10}, device="cpu")
+    assert snapshot(pretrained.encoder).keys() == start.keys()  # the source model is not touched
+    assert all(torch.equal(start[k], v) for k, v in pretrained.encoder.state_dict().items())
+    encoder = result.model.encoder
+    assert torch.equal(encoder.position_embedding.weight, start["position_embedding.weight"])
+    assert not torch.equal(encoder.blocks[0].qkv.weight, start["blocks.0.qkv.weight"])
+    groups = {g["name"]: g["lr"] for g in transfer.strategy.parameter_groups(result.model, 1.0)}
+    assert groups == {"encoder": 0.3, "items": 1.0, "head": 1.0}
+
+
+def test_fusion_trains_the_target_encoder_and_the_gate(pretrained, target_split) -> None:
+    transfer = Transfer.from_pretrained(pretrained, strategy="fusion")
+    result = transfer.fit(target_split, {**FAST, "patience": 10}, device="cpu")
+    adapter = result.model.adapter
+    fresh = transfer.with_strategy("fusion").fit(target_split, {"epochs": 1, "learning_rate": 1e-12}, device="cpu")
+    assert changed(snapshot(fresh.model.adapter.target), adapter.target)  # the target encoder trained
+    assert not torch.allclose(adapter.gate.bias, torch.full_like(adapter.gate.bias, 2.0))  # the gate trained
+    assert all(not p.requires_grad for p in result.model.encoder.parameters())
+
+
+def test_scratch_starts_from_random_weights(pretrained, target_split) -> None:
+    result = Transfer.from_pretrained(pretrained, strategy="scratch").fit(target_split, {"epochs": 1}, device="cpu")
+    finetune = Transfer.from_pretrained(pretrained, strategy="finetune").fit(target_split, {"epochs": 1}, device="cpu")
+    assert finetune.training.zero_shot_valid["ndcg@10"] > result.training.zero_shot_valid["ndcg@10"]
+
+
+def test_training_never_ends_below_the_zero_shot_model(pretrained, target_split) -> None:
+    # a huge learning rate wrecks the model: early stopping keeps epoch 0
+    result = Transfer.from_pretrained(pretrained, strategy="finetune").fit(
+        target_split, {**FAST, "learning_rate": 5.0, "patience": 2}, device="cpu")
+    assert result.training.valid["ndcg@10"] >= result.training.zero_shot_valid["ndcg@10"]
+
+
+def test_unknown_strategy_and_bad_settings_are_named(pretrained) -> None:
+    with pytest.raises(UnknownComponentError, match="unknown strategy 'fintune'.*did you mean 'finetune'"):
+        Transfer.from_pretrained(pretrained, strategy="fintune")
+    with pytest.raises(ConfigError, match="strategy 'finetune': encoder_lr"):
+        Transfer.from_pretrained(pretrained, strategy="finetune", strategy_config={"encoder_lr": 0.1})
+    with pytest.raises(ConfigError, match="strategy 'finetune': freeze: no encoder parameter starts with 'block9'"):
+        Transfer.from_pretrained(pretrained, strategy_config={"freeze": ["block9"]}).fit(
+            pretrained.split, {"epochs": 1}, device="cpu")
+
+
+def test_source_mix_trains_on_source_windows_too(pretrained, target_split) -> None:
+    transfer = Transfer.from_pretrained(pretrained, strategy="finetune", strategy_config={"source_mix": 0.5})
+    result = transfer.fit(target_split, FAST, device="cpu")
+    assert result.training.epochs >= 1
+    with pytest.raises(ConfigError, match="source_mix needs the source domain"):
+        Transfer.from_pretrained(pretrained, strategy_config={"source_mix": 0.5}, source_domain=None)

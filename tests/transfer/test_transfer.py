@@ -1,0 +1,78 @@
+"""The pipeline API: checkpoints that stand alone, lineage in the registry, recommendations."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from recgraft.checkpoint import read_metadata
+from recgraft.plugin_manager import catalog
+from recgraft.recommender import load_recommender
+from recgraft.transfer import Transfer
+
+from .conftest import FAST
+
+
+@pytest.fixture(scope="module")
+def result(pretrained, target_split):
+    return Transfer.from_pretrained(pretrained, strategy="finetune", align_on="title").fit(target_split, FAST, device="cpu")
+
+
+def test_registering_records_the_lineage(registry, source_ref, target_split) -> None:
+    transfer = Transfer.from_checkpoint(registry, "src", strategy="direct", extractor="global", head="dot")
+    result = transfer.fit(target_split, FAST, device="cpu")
+    result.evaluate("test")
+    record = result.register(registry, name="tgt")
+    assert record.parents == [(source_ref, "direct")] and source_ref == "src@1"
+    assert record.domain == "target" and record.strategy == "direct" and record.encoder == "transformer"
+    assert set(record.metrics) >= {"valid", "test", "zero_shot_valid"}
+    assert record.extra["alignment"]["matched"] == 30 and record.extra["head"] == "dot"
+    assert registry.lineage("tgt").ancestors == ["src@1"]
+
+
+def test_a_checkpoint_alone_scores_like_the_trained_model(result, target_split) -> None:
+    data = result.to_bytes()
+    metadata = read_metadata(data)
+    assert metadata["kind"] == "transfer" and metadata["components"]["strategy"]["name"] == "finetune"
+    assert metadata["components"]["head"] == {"name": "dot", "config": {"project": None}}
+    loaded = load_recommender(data)
+    history = torch.tensor([[0, 0, 3, 4, 5], [1, 2, 3, 4, 9]])
+    with torch.no_grad():
+        assert torch.allclose(loaded.score(history), result.model.eval()(history), atol=1e-5)
+    assert loaded.evaluate(target_split, "test")["ndcg@10"] == pytest.approx(result.evaluate("test")["ndcg@10"])
+
+
+def test_recommend_for_an_unseen_history_from_the_checkpoint_alone(result) -> None:
+    items = result.domain.items
+    history = [items.token(5), items.token(9), items.token(2)]
+    loaded = load_recommender(result.to_bytes())
+    top = loaded.recommend(history, k=5)
+    assert len(top) == 5 and not set(history) & {item for item, _ in top}
+    assert [s for _, s in top] == sorted((s for _, s in top), reverse=True)
+    assert [i for i, _ in top] == [i for i, _ in result.recommend(history, k=5)]
+    with pytest.warns(UserWarning, match="skipping 1 item"):
+        loaded.recommend([*history, "no-such-item"], k=3)
+
+
+def test_evaluate_breaks_metrics_down_by_history_length(result) -> None:
+    test = result.evaluate("test", breakdown=True)
+    assert [b["bucket"] for b in test["by_history_length"]] == ["1-5", "6-20", "21-50", ">50"]
+    assert sum(b["users"] for b in test["by_history_length"]) == test["users"]
+
+
+def test_components_can_be_instances(pretrained, target_split) -> None:
+    head_cls = catalog().get("head", "mlp")
+    head = head_cls(head_cls.Config(hidden_dim=8), 16, 16)
+    strategy = catalog().get("strategy", "direct")()
+    extractor = catalog().get("extractor", "global")()
+    transfer = Transfer.from_pretrained(pretrained, strategy=strategy, extractor=extractor, head=head)
+    assert (transfer.strategy_name, transfer.extractor_name, transfer.head_name) == ("direct", "global", "mlp")
+    result = transfer.fit(target_split, {"epochs": 1}, device="cpu")
+    assert result.model.head is head
+    assert read_metadata(result.to_bytes())["components"]["head"]["config"]["hidden_dim"] == 8
+
+
+def test_a_pretrained_checkpoint_evaluates_on_another_domain(pretrained, target_split) -> None:
+    loaded = load_recommender(pretrained.to_bytes())
+    metrics = loaded.evaluate(target_split, "test")
+    assert loaded.kind == "pretrained" and metrics["unknown_items"] == 19 and metrics["users"] == 60

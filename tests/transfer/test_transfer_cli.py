@@ -1,0 +1,123 @@
+"""``recgraft transfer``, ``evaluate`` and ``recommend`` through click's runner, and one real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from recgraft.cli import build_cli
+from recgraft.data.export import write_atomic_files
+
+FAST = ["--epochs", "2", "--set", "batch_size=32", "--seed", "1"]
+
+
+@pytest.fixture
+def target_folder(domains, tmp_path: Path) -> Path:
+    return write_atomic_files(domains[1], tmp_path / "target")
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(build_cli(), list(args))
+
+
+def test_transfer_json_reports_metrics_baseline_gain_and_overlap(source_ref, target_folder, registry) -> None:
+    result = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "finetune",
+                    "--align-on", "title", "--train-fraction", "0.5", *FAST, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["checkpoint"] == "target-transformer-finetune@1"
+    assert set(payload["metrics"]) == {"valid", "test"} and "ndcg@10" in payload["metrics"]["test"]
+    assert set(payload["baseline"]["metrics"]) == {"valid", "test"}
+    assert set(payload["gain"]) >= {"ndcg@10", "hr@10"}
+    assert payload["overlap"]["matched"] == 30 and payload["overlap"]["on"] == "token"  # pretrain keeps no columns
+    assert "aligned by token instead" in result.stderr
+    assert payload["train_users"] == 30
+    record = registry.resolve(payload["checkpoint"])
+    assert record.parents == [(source_ref, "finetune")] and record.domain == "target"
+    assert record.extra["gain"] == payload["gain"]
+
+
+def test_transfer_human_output_reports_the_overlap_and_the_gain(source_ref, target_folder) -> None:
+    result = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "direct",
+                    "--epochs", "1", "--set", "learning_rate=1e-9", "--set", "item_bias=false")
+    assert result.exit_code == 0, result.output
+    assert "registered target-transformer-direct@1" in result.stdout
+    assert "aligned 30 of 49 target items by token" in result.stdout
+    assert "scratch baseline: test NDCG@10" in result.stdout and "gain over scratch: NDCG@10 " in result.stdout
+
+
+def test_negative_gain_is_called_negative_transfer(monkeypatch, source_ref, target_folder) -> None:
+    from recgraft.cli import transfer as transfer_cli
+
+    monkeypatch.setattr(transfer_cli, "relative_gain", lambda metrics, baseline: {"ndcg@10": -0.25, "hr@10": 0.1})
+    result = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "direct", "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    assert "negative transfer: direct is worse than training from scratch on test NDCG@10" in result.stdout
+
+
+def test_transfer_user_errors_are_one_line(source_ref, target_folder) -> None:
+    bad_ref = invoke("transfer", "--from", "nope@3", "--data", str(target_folder), "--strategy", "direct")
+    assert bad_ref.exit_code == 2 and len(bad_ref.stderr.strip().splitlines()) == 1
+    assert "nope" in bad_ref.stderr
+    unknown = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "fintune")
+    assert unknown.exit_code == 2 and len(unknown.stderr.strip().splitlines()) == 1
+    assert "did you mean 'finetune'" in unknown.stderr
+    bad_set = invoke("transfer", "--from", "src", "--data", str(target_folder), "--set", "strategy.encoder_lr=2")
+    assert bad_set.exit_code == 2 and "strategy 'finetune': encoder_lr" in bad_set.stderr
+    no_column = invoke("transfer", "--from", "src", "--data", str(target_folder), "--align-on", "movie_title",
+                       "--no-baseline", "--epochs", "1")
+    assert no_column.exit_code == 2 and "no item column 'movie_title'" in no_column.stderr
+
+
+def test_evaluate_json_with_breakdown_for_pretrained_and_transferred(source_ref, target_folder) -> None:
+    done = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "direct",
+                  "--no-baseline", "--name", "tgt", *FAST, "--json")
+    assert done.exit_code == 0, done.output
+    for ref, kind, unknown in (("tgt", "transfer", 0), ("src", "pretrained", 19)):
+        result = invoke("evaluate", ref, "--data", str(target_folder), "--json")
+        assert result.exit_code == 0, result.output
+        payload = json.loads(result.stdout)
+        assert payload["kind"] == kind and payload["unknown_items"] == unknown
+        assert [b["bucket"] for b in payload["by_history_length"]] == ["1-5", "6-20", "21-50", ">50"]
+        assert set(payload["metrics"]) == {"valid", "test"}
+    human = invoke("evaluate", "tgt", "--data", str(target_folder))
+    assert human.exit_code == 0 and "by history length" in human.stdout
+    assert invoke("evaluate", "missing", "--data", str(target_folder)).exit_code == 2
+
+
+def test_recommend_by_history_and_by_user(source_ref, target_folder, domains) -> None:
+    items = domains[0].items  # the source checkpoint's items
+    history = [items.token(3), items.token(7)]
+    result = invoke("recommend", "src", "--history", history[0], "--history", history[1], "--history", "a, b",
+                    "-k", "4", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert len(payload["items"]) == 4 and payload["skipped"] == ["a, b"]
+    assert not set(history) & {row["item"] for row in payload["items"]}
+    assert "skipping 1 item" in result.stderr
+    user = domains[1].users.token(1)
+    by_user = invoke("recommend", "src", "--data", str(target_folder), "--user", user, "-k", "3")
+    assert by_user.exit_code == 0, by_user.output
+    assert by_user.stdout.startswith("  1. ") and len(by_user.stdout.strip().splitlines()) == 3
+    none_known = invoke("recommend", "src", "--history", "zzz")
+    assert none_known.exit_code == 2 and "none of the --history items" in none_known.stderr
+    both = invoke("recommend", "src", "--history", history[0], "--user", user)
+    assert both.exit_code == 2
+
+
+def test_transfer_as_a_real_process(source_ref, target_folder, isolated_home: Path) -> None:
+    env = {**os.environ, "RECGRAFT_HOME": str(isolated_home)}
+    done = subprocess.run(
+        [sys.executable, "-m", "recgraft", "transfer", "--from", "src", "--data", str(target_folder),
+         "--strategy", "direct", "--no-baseline", "--epochs", "1", "--device", "cpu", "--json"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["checkpoint"] == "target-transformer-direct@1" and "baseline" not in payload
