@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 
-def run_one(data: str, encoder: str, device: str, settings: list[str]) -> dict[str, object]:
+def run_one(data: str, encoder: str, device: str, settings: list[str], home: str | None) -> dict[str, object]:
     import numpy as np
     import torch
 
@@ -59,7 +59,13 @@ def run_one(data: str, encoder: str, device: str, settings: list[str]) -> dict[s
     evaluate(lambda h: trained.encoder.score_items(trained.encoder(h)), split, "test",
              trained.encoder.config.max_length, trained.device)
     eval_seconds = time.perf_counter() - eval_start
+    checkpoint = None
+    if home:
+        from recgraft.registry import Registry
+
+        checkpoint = trained.register(Registry.open(home=home)).reference
     return {
+        "checkpoint": checkpoint,
         "data": Path(data).name,
         "encoder": encoder,
         "device": str(trained.device),
@@ -86,15 +92,18 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--set", dest="settings", action="append", default=[], help="key=value, as recgraft pretrain --set")
     parser.add_argument("--out", type=Path, default=None, help="append results as JSON lines")
+    parser.add_argument("--home", default=None, help="register each checkpoint in the registry of this recgraft home")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.data, args.encoders[0], args.device, args.settings)))
+        print(json.dumps(run_one(args.data, args.encoders[0], args.device, args.settings, args.home)))
         return
     for encoder in args.encoders:
         command = [sys.executable, __file__, "--one", "--data", args.data, "--encoders", encoder, "--device", args.device]
         for setting in args.settings:
             command += ["--set", setting]
+        if args.home:
+            command += ["--home", args.home]
         done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
         result = json.loads(done.stdout.strip().splitlines()[-1])
         print(json.dumps(result), flush=True)

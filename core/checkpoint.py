@@ -55,6 +55,16 @@ def to_bytes(modules: dict[str, torch.nn.Module], metadata: dict[str, Any], item
     return save_tensors(tensors, metadata={"recgraft": json.dumps(header)})
 
 
+def text_columns(features: dict[str, np.ndarray]) -> dict[str, list[str]]:
+    """Item-feature columns holding text (titles, ...), as lists: kept in checkpoints so that a
+    model can be aligned with another domain and show its items without the training data."""
+    return {
+        name: ["" if v is None else str(v) for v in values.tolist()]
+        for name, values in features.items()
+        if np.asarray(values).dtype == object
+    }
+
+
 def read_metadata(data: bytes) -> dict[str, Any]:
     """The recgraft metadata of a checkpoint, without loading its tensors."""
     try:

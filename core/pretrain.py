@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from recgraft.checkpoint import to_bytes, training_provenance
+from recgraft.checkpoint import text_columns, to_bytes, training_provenance
 from recgraft.components import parse_model
 from recgraft.data.domain import Domain
 from recgraft.data.split import LeaveOneOutSplit, leave_one_out
@@ -50,6 +50,7 @@ class PretrainedEncoder:
             "components": {"encoder": {"name": self.encoder_name, "config": self.encoder.config.model_dump()}},
             "domain": self.domain.name,
             "train": self.train_config.model_dump(),
+            "item_features": text_columns(self.domain.item_features),
             **training_provenance(self.device, precision_for(self.device)),
         }
         return to_bytes({"encoder": self.encoder}, metadata, self.domain.items)

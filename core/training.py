@@ -27,7 +27,7 @@ class TrainConfig(ComponentConfig):
 
     epochs: int = Field(200, ge=1, description="most epochs to run")
     batch_size: int = Field(128, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
+    learning_rate: float = Field(2e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     sampled_negatives: int = Field(0, ge=0, description="0 = full softmax; N = sampled softmax with N negatives")
     clip_grad_norm: float | None = Field(None, gt=0)

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "recgraft.cli.evaluate",
     "recgraft.cli.recommend",
     "recgraft.cli.registry",
+    "recgraft.cli.demo",
 )
 
 

@@ -35,8 +35,7 @@ def test_transfer_json_reports_metrics_baseline_gain_and_overlap(source_ref, tar
     assert set(payload["metrics"]) == {"valid", "test"} and "ndcg@10" in payload["metrics"]["test"]
     assert set(payload["baseline"]["metrics"]) == {"valid", "test"}
     assert set(payload["gain"]) >= {"ndcg@10", "hr@10"}
-    assert payload["overlap"]["matched"] == 30 and payload["overlap"]["on"] == "token"  # pretrain keeps no columns
-    assert "aligned by token instead" in result.stderr
+    assert payload["overlap"]["matched"] == 30 and payload["overlap"]["on"] == "title"
     assert payload["train_users"] == 30
     record = registry.resolve(payload["checkpoint"])
     assert record.parents == [(source_ref, "finetune")] and record.domain == "target"
