@@ -84,4 +84,30 @@ def stats(path: Path, fmt: str | None, options: tuple[str, ...], as_json: bool) 
     Console().print(table)
 
 
+@data.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--seed", type=int, default=0, show_default=True)
+@json_option
+def synthetic(folder: Path, seed: int, as_json: bool) -> None:
+    """Write two related synthetic domains (a rich source, a sparse target) as atomic files.
+
+    The same generator drives ``recgraft demo`` and the tests: shared latent tastes,
+    sequential structure, items overlapping by token and by a ``title`` column.
+    """
+    from recgraft.data.export import write_atomic_files
+    from recgraft.data.synthetic import synthetic_domains
+
+    written = {}
+    for domain in synthetic_domains(seed=seed):
+        path = write_atomic_files(domain, folder / domain.name)
+        written[domain.name] = {"path": str(path), "users": domain.num_users, "items": domain.num_items,
+                                "interactions": domain.num_interactions}
+    if as_json:
+        echo_json(written)
+        return
+    for name, info in written.items():
+        click.echo(f"{name}: {info['path']} ({info['users']} users, {info['items']} items, "
+                   f"{info['interactions']} interactions)")
+
+
 commands = [data]
