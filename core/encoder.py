@@ -40,8 +40,14 @@ class Encoder(nn.Module, Component):
 
     # --- what every encoder implements -------------------------------------------------
     def forward(self, history: torch.Tensor) -> torch.Tensor:
-        """User vectors ``(B, D)`` for right-aligned histories ``(B, L)``."""
-        raise NotImplementedError
+        """User vectors ``(B, D)`` for right-aligned histories ``(B, L)``.
+
+        By default the sequence output at the last position (the most recent item).
+        """
+        outputs = self.sequence_output(history)
+        if outputs is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement forward or sequence_output")
+        return outputs[:, -1]
 
     def item_vectors(self) -> torch.Tensor:
         """The item embedding table scored against, ``(num_items + 1, D)``; row 0 is padding."""
@@ -52,8 +58,14 @@ class Encoder(nn.Module, Component):
         raise NotImplementedError
 
     def item_parameters(self) -> list[nn.Parameter]:
-        """Parameters whose first dimension is indexed by item id (resized on alignment)."""
-        raise NotImplementedError
+        """Parameters whose first dimension is indexed by item id (resized on alignment).
+
+        By default the item table itself, when ``item_vectors`` returns a parameter.
+        """
+        table = self.item_vectors()
+        if not isinstance(table, nn.Parameter):
+            raise NotImplementedError(f"{type(self).__name__} must list its item parameters")
+        return [table]
 
     # --- shared behaviour ----------------------------------------------------------------
     @property

@@ -53,11 +53,6 @@ class BagOfItemsEncoder(Encoder):
     def sequence_output(self, history: torch.Tensor) -> torch.Tensor:
         return self._layers(history)["output"]
 
-    def forward(self, history: torch.Tensor) -> torch.Tensor:
-        return self.sequence_output(history)[:, -1]
 
     def item_vectors(self) -> torch.Tensor:
         return self.item_embedding.weight
-
-    def item_parameters(self) -> list[nn.Parameter]:
-        return [self.item_embedding.weight]
