@@ -31,7 +31,13 @@ import torch
 
 from recgraft.alignment import TOKEN, ItemAlignment, align_items, item_column
 from recgraft.batching import NextItemExamples, next_item_examples
-from recgraft.checkpoint import CheckpointContents, from_bytes, to_bytes, training_provenance
+from recgraft.checkpoint import (
+    CheckpointContents,
+    from_bytes,
+    text_columns,
+    to_bytes,
+    training_provenance,
+)
 from recgraft.components import parse_model
 from recgraft.data.domain import Domain, Vocabulary
 from recgraft.data.split import LeaveOneOutSplit, Sequences, Stage, leave_one_out, time_order
@@ -67,15 +73,6 @@ def registered_name(kind: str, component: object) -> str:
         except Exception:  # an unrelated plugin that fails to import
             continue
     return type(component).__name__
-
-
-def _text_columns(features: Mapping[str, np.ndarray]) -> dict[str, list[str]]:
-    """Item-feature columns holding text, as lists (kept in checkpoints for alignment and display)."""
-    return {
-        name: ["" if v is None else str(v) for v in values.tolist()]
-        for name, values in features.items()
-        if np.asarray(values).dtype == object
-    }
 
 
 @dataclass
@@ -324,7 +321,7 @@ class TransferResult:
             "alignment": self.alignment.report(),
             "train": self.train_config.model_dump(),
             "best_epoch": self.training.best_epoch,
-            "item_features": _text_columns(self.domain.item_features),
+            "item_features": text_columns(self.domain.item_features),
             **training_provenance(self.device, precision_for(self.device)),
         }
         return to_bytes({"model": self.model}, metadata, self.domain.items)
