@@ -57,7 +57,7 @@ def run_one(data: str, encoder: str, device: str, settings: list[str], home: str
     from recgraft.evaluation import evaluate
 
     evaluate(lambda h: trained.encoder.score_items(trained.encoder(h)), split, "test",
-             trained.encoder.config.max_length, trained.device)
+             trained.encoder.config.max_length, trained.device, trim_padding=trained.encoder.padding_invariant)
     eval_seconds = time.perf_counter() - eval_start
     checkpoint = None
     if home:

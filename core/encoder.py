@@ -32,6 +32,9 @@ class Encoder(nn.Module, Component):
     """Base class of every encoder (a plugin subclasses it and registers it by name)."""
 
     Config: ClassVar[type[EncoderConfig]] = EncoderConfig
+    #: True when the user vector ignores left padding, so evaluation may cut a batch of
+    #: short histories to its longest one instead of computing ``max_length`` positions.
+    padding_invariant: ClassVar[bool] = False
 
     def __init__(self, config: EncoderConfig, num_items: int) -> None:
         super().__init__()

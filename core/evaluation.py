@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from recgraft.batching import padded_histories
-from recgraft.data.split import LeaveOneOutSplit
-from recgraft.metrics import RankingMetrics, breakdown_by_history_length, mask_history, target_ranks
+from recgraft.data.split import LeaveOneOutSplit, Sequences
+from recgraft.metrics import RankingMetrics, breakdown_by_history_length, target_ranks
 
 Stage = Literal["valid", "test"]
 Scorer = Callable[[torch.Tensor], torch.Tensor]  # histories (B, L) -> scores (B, I + 1)
@@ -25,26 +25,47 @@ def rank_targets(
     device: torch.device,
     batch_size: int = 1024,
     users: np.ndarray | None = None,
+    trim_padding: bool = False,
 ) -> tuple[np.ndarray, torch.Tensor]:
     """Rank each evaluated user's held-out item among all items, history excluded.
 
-    Returns the users and their 0-based ranks (ties count against the target).
+    With ``trim_padding`` (for encoders whose output ignores left padding) users are
+    batched by history length and each batch is cut to its longest history, which skips
+    most of the padding work. Returns the users and their 0-based ranks (ties count
+    against the target), in the order of ``users``.
     """
     if users is None:
         users = split.evaluated_users(stage)
+    users = np.asarray(users, dtype=np.int64)
     history = split.history(stage)
-    targets_all = torch.from_numpy(getattr(split, stage))
-    ranks = []
+    lengths = history.lengths()[users]
+    order = np.argsort(-lengths, kind="stable") if trim_padding else np.arange(len(users))
+    targets_all = torch.from_numpy(split.targets(stage))
+    ranks = torch.zeros(len(users), dtype=torch.long)
     for start in range(0, len(users), batch_size):
-        chunk = users[start : start + batch_size]
-        inputs = padded_histories(history, chunk, max_length).to(device)
-        # Exclusion uses the whole history, not only the encoder's window.
-        full = padded_histories(history, chunk, int(history.lengths()[chunk].max(initial=1))).to(device)
+        chosen = order[start : start + batch_size]
+        chunk = users[chosen]
+        window = min(max_length, max(int(lengths[chosen].max(initial=1)), 1)) if trim_padding else max_length
+        inputs = padded_histories(history, chunk, window).to(device)
         targets = targets_all[chunk].to(device)
         scores = scorer(inputs).float()
-        scores = mask_history(scores, full, targets)
-        ranks.append(target_ranks(scores, targets))
-    return users, torch.cat(ranks).cpu() if ranks else torch.zeros(0, dtype=torch.long)
+        # Exclusion uses the whole history, not only the encoder's window.
+        rows, items = _history_entries(history, chunk)
+        kept = scores.gather(1, targets.view(-1, 1))
+        scores[rows.to(device), items.to(device)] = float("-inf")
+        scores[:, 0] = float("-inf")
+        scores.scatter_(1, targets.view(-1, 1), kept)
+        ranks[torch.from_numpy(chosen)] = target_ranks(scores, targets).cpu()
+    return users, ranks
+
+
+def _history_entries(history: Sequences, users: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """(row in the batch, item) for every item in the users' histories, straight from the CSR arrays."""
+    starts, ends = history.indptr[users], history.indptr[users + 1]
+    counts = ends - starts
+    rows = np.repeat(np.arange(len(users)), counts)
+    index = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    return torch.from_numpy(rows), torch.from_numpy(history.items[index].astype(np.int64))
 
 
 def evaluate(
@@ -55,9 +76,10 @@ def evaluate(
     device: torch.device,
     batch_size: int = 1024,
     breakdown: bool = False,
+    trim_padding: bool = False,
 ) -> dict[str, object]:
     """HR, NDCG and MRR at 5, 10, 20 over the stage's users (and the history-length breakdown)."""
-    users, ranks = rank_targets(scorer, split, stage, max_length, device, batch_size)
+    users, ranks = rank_targets(scorer, split, stage, max_length, device, batch_size, trim_padding=trim_padding)
     metrics = RankingMetrics()
     metrics.add(ranks)
     result: dict[str, object] = dict(metrics.result())

@@ -112,5 +112,6 @@ def pretrain(
     def score(histories: torch.Tensor) -> torch.Tensor:
         return model.score_items(model(histories))
 
-    test = evaluate(score, split, "test", model.config.max_length, torch_device, train_config.eval_batch_size)
+    test = evaluate(score, split, "test", model.config.max_length, torch_device, train_config.eval_batch_size,
+                    trim_padding=model.padding_invariant)
     return PretrainedEncoder(model, name, split, train_config, result, test, torch_device)

@@ -131,6 +131,7 @@ class Recommender:
     device: torch.device
     metadata: dict[str, Any] = field(default_factory=dict)
     pair_logits: PairScorer | None = None  # set for binary heads
+    padding_invariant: bool = False  # see Encoder.padding_invariant
 
     @property
     def kind(self) -> str:
@@ -144,7 +145,8 @@ class Recommender:
     ) -> dict[str, Any]:
         """Full-ranking metrics on ``split`` (translated to this model's items when they differ)."""
         score, unknown = remap_scorer(self.score, self.items, split.domain.items, self.device)
-        result = evaluate(score, split, stage, self.max_length, self.device, batch_size, breakdown)
+        result = evaluate(score, split, stage, self.max_length, self.device, batch_size, breakdown,
+                          trim_padding=self.padding_invariant)
         result["unknown_items"] = unknown
         if self.pair_logits is not None and unknown == 0:
             result["binary"] = binary_evaluation(self.pair_logits, split, stage, self.max_length, self.device)
@@ -165,11 +167,13 @@ def load_recommender(data: bytes | CheckpointContents, device: torch.device | st
                 return model(histories).float()
 
         pairs = model.pair_logits if model.head.binary else None
-        return Recommender(score, contents.items, model.max_length, device, contents.metadata, pairs)
+        return Recommender(score, contents.items, model.max_length, device, contents.metadata, pairs,
+                           model.padding_invariant)
     encoder = build_encoder(contents).to(device).eval()
 
     def encoder_score(histories: torch.Tensor) -> torch.Tensor:
         with autocast(device):
             return encoder.score_items(encoder(histories)).float()
 
-    return Recommender(encoder_score, contents.items, int(encoder.config.max_length), device, contents.metadata)
+    return Recommender(encoder_score, contents.items, int(encoder.config.max_length), device, contents.metadata,
+                       padding_invariant=encoder.padding_invariant)

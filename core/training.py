@@ -35,7 +35,7 @@ class TrainConfig(ComponentConfig):
     eval_every: int = Field(1, ge=1)
     all_windows: bool = Field(True, description="train on every window of long histories, not only the latest")
     max_minutes: float | None = Field(None, gt=0, description="stop after this much wall time")
-    eval_batch_size: int = Field(1024, ge=1)
+    eval_batch_size: int = Field(512, ge=1)
     seed: int = 0
 
 
@@ -116,7 +116,8 @@ def fit(
         record["epoch"] = epoch
         if epoch % train.eval_every == 0 or epoch == train.epochs:
             encoder.eval()
-            valid = evaluate(score, split, "valid", encoder.config.max_length, device, train.eval_batch_size)
+            valid = evaluate(score, split, "valid", encoder.config.max_length, device, train.eval_batch_size,
+                     trim_padding=encoder.padding_invariant)
             record["valid_ndcg@10"] = float(valid["ndcg@10"])
             if record["valid_ndcg@10"] > best_score:
                 best_score, best_epoch = record["valid_ndcg@10"], epoch
@@ -148,7 +149,8 @@ def fit(
             break
     encoder.load_state_dict(best_state)
     encoder.eval()
-    valid = evaluate(score, split, "valid", encoder.config.max_length, device, train.eval_batch_size)
+    valid = evaluate(score, split, "valid", encoder.config.max_length, device, train.eval_batch_size,
+                     trim_padding=encoder.padding_invariant)
     return TrainResult(
         epochs=epoch,
         best_epoch=best_epoch,

@@ -291,7 +291,8 @@ class TransferResult:
 
         self.model.eval()
         result = evaluate(scorer(self.model, self.device), self.split, stage, self.model.max_length,
-                          self.device, self.train_config.eval_batch_size, breakdown)
+                          self.device, self.train_config.eval_batch_size, breakdown,
+                          trim_padding=self.model.padding_invariant)
         if self.model.head.binary:
             result["binary"] = binary_evaluation(self.model.pair_logits, self.split, stage, self.model.max_length,
                                                  self.device, seed=self.train_config.seed)

@@ -79,6 +79,11 @@ class TransferModel(nn.Module):
         return self.encoder.num_items
 
     @property
+    def padding_invariant(self) -> bool:
+        """Whether every encoder inside ignores left padding (see ``Encoder.padding_invariant``)."""
+        return all(module.padding_invariant for module in self.modules() if isinstance(module, Encoder))
+
+    @property
     def max_length(self) -> int:
         return int(self.encoder.config.max_length)
 

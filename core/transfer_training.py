@@ -57,7 +57,8 @@ def scorer(model: TransferModel, device: torch.device) -> Callable[[torch.Tensor
 
 def _validate(model: TransferModel, split: LeaveOneOutSplit, train: TrainConfig, device: torch.device) -> dict[str, float]:
     model.eval()
-    result = evaluate(scorer(model, device), split, "valid", model.max_length, device, train.eval_batch_size)
+    result = evaluate(scorer(model, device), split, "valid", model.max_length, device, train.eval_batch_size,
+                      trim_padding=model.padding_invariant)
     return {k: float(v) for k, v in result.items()}
 
 

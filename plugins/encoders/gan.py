@@ -61,6 +61,7 @@ class GANEncoder(Encoder):
     """The CFGAN generator: history -> hidden layers (user vector) -> item scores."""
 
     Config = GANEncoderConfig
+    padding_invariant = True
 
     def __init__(self, config: GANEncoderConfig, num_items: int) -> None:
         super().__init__(config, num_items)

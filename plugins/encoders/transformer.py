@@ -40,14 +40,18 @@ class SelfAttentionBlock(nn.Module):
         )
         self.residual_dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """``allowed`` (B, 1, L, L) says which keys each query attends to; with ``last_only``
+        only the last position is computed (all a user vector needs)."""
         B, L, D = x.shape
         q, k, v = self.qkv(self.attention_norm(x)).split(D, dim=-1)
-        q, k, v = (t.view(B, L, self.heads, D // self.heads).transpose(1, 2) for t in (q, k, v))  # (B, H, L, D/H)
+        if last_only:
+            x, q, allowed = x[:, -1:], q[:, -1:], allowed[:, :, -1:]
+        q, k, v = (t.view(B, -1, self.heads, D // self.heads).transpose(1, 2) for t in (q, k, v))  # (B, H, L, D/H)
         attended = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+            q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0
         )
-        x = x + self.residual_dropout(self.projection(attended.transpose(1, 2).reshape(B, L, D)))
+        x = x + self.residual_dropout(self.projection(attended.transpose(1, 2).reshape(B, -1, D)))
         return x + self.residual_dropout(self.feedforward(self.feedforward_norm(x)))
 
 
@@ -55,6 +59,7 @@ class TransformerEncoder(Encoder):
     """Causal self-attention over the most recent ``max_length`` items."""
 
     Config = TransformerEncoderConfig
+    padding_invariant = True
 
     def __init__(self, config: TransformerEncoderConfig, num_items: int) -> None:
         super().__init__(config, num_items)
@@ -75,22 +80,30 @@ class TransformerEncoder(Encoder):
         nn.init.normal_(self.item_embedding.weight, std=dim**-0.5)
         nn.init.normal_(self.position_embedding.weight, std=dim**-0.5)
 
-    def _layers(self, history: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _layers(self, history: torch.Tensor, last_only: bool = False) -> dict[str, torch.Tensor]:
         history = history[:, -self.config.max_length :]
         B, L = history.shape
         present = history > 0  # (B, L)
         positions = torch.arange(L, device=history.device)
+        # Positions count from the most recent item, and a query attends to earlier real
+        # items (and itself, so a padding row is never empty): the output for a user does
+        # not depend on how much left padding the batch adds.
         x = self.item_embedding(history) * math.sqrt(self.config.embedding_dim)
         x = x + self.position_embedding(positions + self.config.max_length - L)
-        # Padding positions are zeroed after every block (as in SASRec), so the causal
-        # attention of a real item over the padding before it sees only zero inputs.
+        causal = torch.ones(L, L, dtype=torch.bool, device=history.device).tril()
+        diagonal = torch.eye(L, dtype=torch.bool, device=history.device)
+        allowed = causal & (present[:, None, None, :] | diagonal)  # (B, 1, L, L)
         x = self.embedding_dropout(x) * present.unsqueeze(-1)
         layers = {"embedding": x}
         for i, block in enumerate(self.blocks, start=1):
-            x = block(x) * present.unsqueeze(-1)
+            last = last_only and i == len(self.blocks)
+            x = block(x, allowed, last_only=last) * (present[:, -1:] if last else present).unsqueeze(-1)
             layers[f"block{i}"] = x
         layers["output"] = self.final_norm(x)
         return layers
+
+    def forward(self, history: torch.Tensor) -> torch.Tensor:
+        return self._layers(history, last_only=True)["output"][:, -1]
 
     def hidden_layers(self, history: torch.Tensor) -> dict[str, torch.Tensor]:
         return self._layers(history)

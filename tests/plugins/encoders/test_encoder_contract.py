@@ -64,6 +64,22 @@ def test_later_items_never_change_earlier_outputs(name: str) -> None:
     assert not torch.allclose(a[:, -1], b[:, -1])
 
 
+def test_forward_is_the_last_sequence_output(name: str) -> None:
+    encoder = build_encoder(name, TOY[name], NUM_ITEMS).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(encoder(history()), encoder.sequence_output(history())[:, -1])
+
+
+def test_padding_invariant_encoders_ignore_extra_left_padding(name: str) -> None:
+    encoder = build_encoder(name, TOY[name], NUM_ITEMS).eval()
+    if not encoder.padding_invariant:
+        pytest.skip(f"{name} does not claim padding invariance")
+    short = history()[:, -8:]
+    padded = torch.cat([torch.zeros(4, 4, dtype=torch.long), short], dim=1)
+    with torch.no_grad():
+        torch.testing.assert_close(encoder(short), encoder(padded))
+
+
 def test_unknown_config_field_is_refused_before_building(name: str) -> None:
     from recgraft.errors import ConfigError
 
