@@ -14,6 +14,11 @@ over seeds of test NDCG@10 and HR@10 against scratch, relative gain) and ``ndcg.
     python bench/transfer_movielens.py --source-checkpoint ml-1m-transformer --encoders transformer \\
         --fractions 0.05 0.1 --seeds 0 --strategies scratch finetune
     python bench/transfer_movielens.py --synthetic --out /tmp/transfer-toy     # toy scale, minutes on a CPU
+
+A strategy may carry settings, ``finetune:source_mix=1.0,encoder_lr_scale=0.1``, so several
+variants of one strategy run side by side. The table's "best" row per encoder and fraction
+is the variant with the highest mean *validation* NDCG@10 over seeds, reported on test.
+``--merge DIR...`` pools the results.jsonl of runs made in parallel into --out.
 """
 
 from __future__ import annotations
@@ -82,15 +87,23 @@ def source_model(args: argparse.Namespace, encoder: str, source: Any) -> Any:
     return SourceModel(trained.encoder, encoder, domain.items, dict(domain.item_features), reference, domain.name)
 
 
+def parse_variant(label: str, shared: list[str]) -> tuple[str, dict[str, str]]:
+    """``finetune:source_mix=1.0,encoder_lr_scale=0.1`` -> ("finetune", settings); --set values first."""
+    name, _, own = label.partition(":")
+    settings = dict(setting.split("=", 1) for setting in shared)
+    settings.update(dict(item.split("=", 1) for item in own.split(",") if item))
+    return name, settings
+
+
 def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: Any, encoder: str,
-            strategy: str, fraction: float, seed: int) -> dict[str, Any]:
+            label: str, fraction: float, seed: int) -> dict[str, Any]:
     from recgraft.data.split import keep_train_fraction, leave_one_out
     from recgraft.transfer import Transfer
 
     split = leave_one_out(target)
     if fraction < 1.0:
         split = keep_train_fraction(split, fraction, seed)
-    settings = dict(setting.split("=", 1) for setting in args.set)
+    strategy, settings = parse_variant(label, args.set)
     transfer = Transfer(source, strategy=strategy, align_on=args.align_on, source_domain=source_domain)
     known = type(transfer.strategy).Config.model_fields
     config = {k: json.loads(v) for k, v in settings.items() if k in known}
@@ -99,10 +112,10 @@ def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: A
     train = {"seed": seed, "epochs": args.epochs, "patience": args.patience, "learning_rate": args.learning_rate}
     started = time.perf_counter()
     result = transfer.fit(split, train, device=args.device)
-    test = result.evaluate("test")  # read once
+    test = result.evaluate("test", breakdown=True)  # read once
     keep = ("ndcg@10", "hr@10", "ndcg@20", "hr@20", "mrr@10")
     return {
-        "encoder": encoder, "strategy": strategy, "fraction": fraction, "seed": seed,
+        "encoder": encoder, "strategy": label, "fraction": fraction, "seed": seed,
         "source": source.reference, "settings": config,
         "test": {k: round(float(test[k]), 5) for k in keep},
         "valid": {k: round(float(result.training.valid[k]), 5) for k in keep},
@@ -110,6 +123,8 @@ def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: A
         "best_epoch": result.training.best_epoch, "epochs": result.training.epochs,
         "seconds": round(time.perf_counter() - started, 1), "train_users": int(len(split.train_users)),
         "overlap": result.alignment.report(), "device": str(result.device),
+        "test_by_history_length": {v["bucket"]: {"users": v["users"], "ndcg@10": round(float(v["ndcg@10"]), 5)}
+                                   for v in test["by_history_length"]},
     }
 
 
@@ -142,7 +157,48 @@ def summarize(rows: list[dict[str, Any]]) -> str:
             f"| {encoder} | {fraction:g} | {strategy} | {len(runs)} | {fmt(cells[0][0])} ± {spread:.4f} | {fmt(cells[1][0])} "
             f"| {fmt(cells[0][1])} | {fmt(cells[1][1])} | {fmt(cells[0][2], True)} | {fmt(cells[1][2], True)} |"
         )
+    lines += ["", "Best variant per encoder and fraction, chosen on mean validation NDCG@10 (test figures):", "",
+              "| encoder | fraction | chosen | valid NDCG@10 | test NDCG@10 | scratch | gain NDCG@10 | gain HR@10 |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for (encoder, fraction), label in sorted(chosen_variants(rows).items()):
+        key, base = (encoder, fraction, label), (encoder, fraction, "scratch")
+        valid = statistics.fmean(r["valid"]["ndcg@10"] for r in groups[key])
+        ours, theirs = mean(key, "ndcg@10"), mean(base, "ndcg@10")
+        hr_ours, hr_theirs = mean(key, "hr@10"), mean(base, "hr@10")
+        gain = f"{(ours - theirs) / theirs:+.1%}" if ours is not None and theirs else "-"
+        hr_gain = f"{(hr_ours - hr_theirs) / hr_theirs:+.1%}" if hr_ours is not None and hr_theirs else "-"
+        lines.append(f"| {encoder} | {fraction:g} | {label} | {valid:.4f} | {ours:.4f} | "
+                     f"{'-' if theirs is None else f'{theirs:.4f}'} | {gain} | {hr_gain} |")
+    lines += ["", "Test NDCG@10 by history length (users' number of training items), chosen variant vs scratch:", ""]
+    lines += breakdown_table(rows, groups)
     return "\n".join(lines) + "\n"
+
+
+def chosen_variants(rows: list[dict[str, Any]]) -> dict[tuple[str, float], str]:
+    """For each (encoder, fraction), the non-scratch variant with the best mean validation NDCG@10."""
+    valid: dict[tuple[str, float], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        if row["strategy"] != "scratch":
+            valid[(row["encoder"], row["fraction"])][row["strategy"]].append(row["valid"]["ndcg@10"])
+    return {key: max(by_label, key=lambda label: statistics.fmean(by_label[label]))
+            for key, by_label in valid.items()}
+
+
+def breakdown_table(rows: list[dict[str, Any]], groups: dict[tuple[str, float, str], list[dict[str, Any]]]) -> list[str]:
+    buckets = list(dict.fromkeys(b for r in rows for b in r.get("test_by_history_length", {})))
+    lines = ["| encoder | fraction | chosen | " + " | ".join(buckets) + " |", "| --- | --- | --- |" + " --- |" * len(buckets)]
+    for (encoder, fraction), label in sorted(chosen_variants(rows).items()):
+        cells = []
+        for bucket in buckets:
+            ours, theirs = (bucket_mean(groups.get((encoder, fraction, strategy), []), bucket) for strategy in (label, "scratch"))
+            cells.append("-" if ours is None or theirs is None else f"{ours:.3f} vs {theirs:.3f}")
+        lines.append(f"| {encoder} | {fraction:g} | {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def bucket_mean(runs: list[dict[str, Any]], bucket: str) -> float | None:
+    values = [r["test_by_history_length"][bucket]["ndcg@10"] for r in runs if bucket in r.get("test_by_history_length", {})]
+    return statistics.fmean(values) if values else None
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -196,7 +252,19 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="strategy setting (where it applies)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("bench-results/transfer-movielens"))
+    parser.add_argument("--merge", nargs="+", type=Path, default=None, metavar="DIR",
+                        help="pool these runs' results.jsonl into --out and summarise; train nothing")
     args = parser.parse_args()
+    if args.merge:
+        args.out.mkdir(parents=True, exist_ok=True)
+        lines = [line for d in args.merge if (d / "results.jsonl").exists()
+                 for line in (d / "results.jsonl").read_text().splitlines() if line.strip()]
+        (args.out / "results.jsonl").write_text("".join(line + "\n" for line in lines))
+        rows = [json.loads(line) for line in lines]
+        (args.out / "table.md").write_text(summarize(rows))
+        plot(rows, args.out / "ndcg.png")
+        print((args.out / "table.md").read_text())
+        return
     if args.synthetic:
         args.align_on = "title" if args.align_on == "movie_title" else args.align_on
         args.source_epochs = min(args.source_epochs, 15)
