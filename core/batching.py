@@ -79,10 +79,34 @@ def next_item_examples(
     return NextItemExamples(torch.from_numpy(inputs), torch.from_numpy(targets))
 
 
-def batches(num_rows: int, batch_size: int, generator: torch.Generator | None, device: torch.device) -> list[torch.Tensor]:
-    """Index batches over ``num_rows`` rows, shuffled when a generator is given."""
+def shard_indices(order: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
+    """Process ``rank``'s share of ``order``: every ``world_size``-th entry from ``rank``.
+
+    ``order`` is first extended by wrapping around (as ``DistributedSampler`` pads), so that
+    every process gets ``ceil(len(order) / world_size)`` entries and runs as many batches.
+    """
+    if world_size == 1 or len(order) == 0:
+        return order
+    per_process = -(-len(order) // world_size)
+    wrapped = order[torch.arange(per_process * world_size, device=order.device) % len(order)]
+    return wrapped[rank::world_size]
+
+
+def batches(
+    num_rows: int,
+    batch_size: int,
+    generator: torch.Generator | None,
+    device: torch.device,
+    rank: int = 0,
+    world_size: int = 1,
+) -> list[torch.Tensor]:
+    """Index batches over ``num_rows`` rows, shuffled when a generator is given.
+
+    With several processes each takes its shard (:func:`shard_indices`) of the same
+    order: the generator must be seeded alike everywhere.
+    """
     if generator is not None:
-        order = torch.randperm(num_rows, generator=generator).to(device)
+        order = torch.randperm(num_rows, generator=generator)
     else:
-        order = torch.arange(num_rows, device=device)
-    return list(order.split(batch_size))
+        order = torch.arange(num_rows)
+    return list(shard_indices(order, rank, world_size).to(device).split(batch_size))

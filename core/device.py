@@ -10,16 +10,20 @@ from typing import Literal
 import numpy as np
 import torch
 
+from recgraft.distributed import local_device
 from recgraft.errors import ConfigError
 
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks cuda, then mps, then cpu; asking for an absent accelerator is an error."""
+    """``auto`` picks cuda, then mps, then cpu; asking for an absent accelerator is an error.
+
+    Under torchrun, ``cuda`` means this process's GPU, ``cuda:LOCAL_RANK``.
+    """
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return local_device(torch.device("cuda"))
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -28,7 +32,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("--device mps: no MPS device is available on this machine")
     try:
-        return torch.device(name)
+        return local_device(torch.device(name))
     except RuntimeError as exc:
         raise ConfigError(f"--device {name}: {exc}") from None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
@@ -14,6 +14,18 @@ from recgraft.metrics import RankingMetrics, breakdown_by_history_length, target
 
 Stage = Literal["valid", "test"]
 Scorer = Callable[[torch.Tensor], torch.Tensor]  # histories (B, L) -> scores (B, I + 1)
+
+
+class UserShard(Protocol):
+    """An evaluation split across processes (``recgraft.distributed.ProcessShard``)."""
+
+    def select(self, users: np.ndarray) -> np.ndarray:
+        """The users this process ranks."""
+        ...
+
+    def gather(self, ranks: torch.Tensor, total: int) -> torch.Tensor:
+        """Every process's ranks, in the order of all ``total`` users."""
+        ...
 
 
 @torch.no_grad()
@@ -77,9 +89,19 @@ def evaluate(
     batch_size: int = 1024,
     breakdown: bool = False,
     trim_padding: bool = False,
+    shard: UserShard | None = None,
 ) -> dict[str, object]:
-    """HR, NDCG and MRR at 5, 10, 20 over the stage's users (and the history-length breakdown)."""
-    users, ranks = rank_targets(scorer, split, stage, max_length, device, batch_size, trim_padding=trim_padding)
+    """HR, NDCG and MRR at 5, 10, 20 over the stage's users (and the history-length breakdown).
+
+    With a ``shard`` (under torchrun) this process ranks its share of the users and the
+    ranks of all are gathered, so every process gets the single-process result.
+    """
+    if shard is None:
+        users, ranks = rank_targets(scorer, split, stage, max_length, device, batch_size, trim_padding=trim_padding)
+    else:
+        users = split.evaluated_users(stage)
+        _, mine = rank_targets(scorer, split, stage, max_length, device, batch_size, shard.select(users), trim_padding)
+        ranks = shard.gather(mine, len(users))
     metrics = RankingMetrics()
     metrics.add(ranks)
     result: dict[str, object] = dict(metrics.result())

@@ -6,6 +6,7 @@ training (two optimizers) fits the same loop as next-item prediction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -20,11 +21,24 @@ if TYPE_CHECKING:
 
 
 class PretrainingObjective:
-    """One update per batch; returns the losses to report."""
+    """One update per batch; returns the losses to report.
+
+    Under torchrun the training loop sets ``average_gradients``; an objective calls
+    :meth:`synchronize` between ``backward`` and clipping. One that does not still trains
+    correctly: its optimisers' steps average the gradients just before updating.
+    """
+
+    #: Averages an optimiser's gradients across processes (set by the training loop).
+    average_gradients: Callable[[torch.optim.Optimizer], None] | None = None
 
     def __init__(self, encoder: Encoder, train: TrainConfig) -> None:
         self.encoder = encoder
         self.train = train
+
+    def synchronize(self, optimizer: torch.optim.Optimizer) -> None:
+        """Average ``optimizer``'s gradients across processes (nothing in a single process)."""
+        if self.average_gradients is not None:
+            self.average_gradients(optimizer)
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         raise NotImplementedError
@@ -85,6 +99,7 @@ class NextItemObjective(PretrainingObjective):
         self.optimizer.zero_grad(set_to_none=True)
         loss = next_item_loss(self.encoder, batch.inputs, batch.targets, self.train.sampled_negatives)
         loss.backward()
+        self.synchronize(self.optimizer)
         if self.train.clip_grad_norm:
             torch.nn.utils.clip_grad_norm_(self.encoder.parameters(), self.train.clip_grad_norm)
         self.optimizer.step()

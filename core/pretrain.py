@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from recgraft import distributed
 from recgraft.checkpoint import text_columns, to_bytes, training_provenance
 from recgraft.components import parse_model
 from recgraft.data.domain import Domain
 from recgraft.data.split import LeaveOneOutSplit, leave_one_out
 from recgraft.device import precision_for, resolve_device, seed_everything
 from recgraft.encoder import Encoder
+from recgraft.errors import ConfigError
 from recgraft.evaluation import evaluate
 from recgraft.plugin_manager import catalog
 from recgraft.progress import Progress
@@ -58,8 +60,14 @@ class PretrainedEncoder:
     def register(
         self, registry: Registry, name: str | None = None, parents: Sequence[tuple[str, str]] = ()
     ) -> CheckpointRecord:
-        """Store the checkpoint and its record; the name defaults to ``DOMAIN-ENCODER``."""
+        """Store the checkpoint and its record; the name defaults to ``DOMAIN-ENCODER``.
+
+        Under torchrun only rank 0 may register.
+        """
+        if not distributed.is_main_process():
+            raise ConfigError("under torchrun only rank 0 registers (see recgraft.distributed.is_main_process)")
         provenance = training_provenance(self.device, precision_for(self.device))
+        processes = {"processes": self.result.processes} if self.result.processes > 1 else {}
         return registry.register(
             name or f"{self.domain.name}-{self.encoder_name}",
             self.to_bytes(),
@@ -74,7 +82,8 @@ class PretrainedEncoder:
             recgraft_version=provenance["recgraft_version"],
             parents=parents,
             extra={"epochs": self.result.epochs, "best_epoch": self.result.best_epoch,
-                   "seconds": round(self.result.seconds, 2), "parameters": self.encoder.num_parameters()},
+                   "seconds": round(self.result.seconds, 2), "parameters": self.encoder.num_parameters(),
+                   **processes},
         )
 
 
@@ -93,7 +102,11 @@ def pretrain(
     progress: bool | Progress = False,
     resume: Path | None = None,
 ) -> PretrainedEncoder:
-    """Pretrain an encoder with its own objective; choose the epoch on validation, report test."""
+    """Pretrain an encoder with its own objective; choose the epoch on validation, report test.
+
+    Under torchrun, inside :func:`recgraft.distributed.session`, the processes train together
+    and progress shows on rank 0 only.
+    """
     train_config = parse_model("train config", TrainConfig, train)
     split = domain if isinstance(domain, LeaveOneOutSplit) else leave_one_out(domain)
     torch_device = resolve_device(device)
@@ -102,7 +115,7 @@ def pretrain(
         model, name = encoder, type(encoder).__name__
     else:
         model, name = build_encoder(encoder, encoder_config, split.domain.num_items), encoder
-    reporter = progress if isinstance(progress, Progress) else Progress(enabled=progress)
+    reporter = progress if isinstance(progress, Progress) else Progress(enabled=progress and distributed.is_main_process())
     reporter.log(
         f"pretraining {name} ({model.num_parameters():,} parameters) on {split.domain.name} "
         f"({split.domain.num_users:,} users, {split.domain.num_items:,} items) on {torch_device}"
@@ -113,5 +126,5 @@ def pretrain(
         return model.score_items(model(histories))
 
     test = evaluate(score, split, "test", model.config.max_length, torch_device, train_config.eval_batch_size,
-                    trim_padding=model.padding_invariant)
+                    trim_padding=model.padding_invariant, shard=distributed.evaluation_shard())
     return PretrainedEncoder(model, name, split, train_config, result, test, torch_device)

@@ -1,4 +1,9 @@
-"""The training loop: epochs of objective updates, early stopping on validation NDCG@10, resume."""
+"""The training loop: epochs of objective updates, early stopping on validation NDCG@10, resume.
+
+Under torchrun (see :mod:`recgraft.distributed`) each process trains on its shard of every
+epoch's windows with gradients averaged across processes, validation is split across them
+and gathered, and only rank 0 writes the resume file.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from pydantic import Field
 
+from recgraft import distributed
 from recgraft.batching import NextItemExamples, batches, next_item_examples
 from recgraft.components import ComponentConfig
 from recgraft.data.split import LeaveOneOutSplit
@@ -49,6 +56,17 @@ class TrainResult:
     seconds_to_best: float
     valid: dict[str, float]
     history: list[dict[str, float]] = field(default_factory=list)
+    processes: int = 1  # how many processes trained together (torchrun)
+
+
+def _load_resume(path: Path, device: torch.device) -> dict[str, object] | None:
+    """The saved state (on rank 0; the other processes get it from there), or None."""
+    if not path.exists():
+        return None
+    state: dict[str, object] = torch.load(
+        path, map_location="cpu" if distributed.sharded() else device, weights_only=True
+    )
+    return state
 
 
 def _resume_state(encoder: Encoder, objective: PretrainingObjective, best: dict[str, object]) -> dict[str, object]:
@@ -69,21 +87,34 @@ def fit(
     """Train ``encoder`` on the split's training users until validation NDCG@10 stops improving.
 
     The encoder ends with its best validation weights. With ``resume_path`` the run saves its
-    state after every epoch and, when the file exists, continues from it.
+    state after every epoch and, when the file exists, continues from it. Under torchrun the
+    processes start from rank 0's weights, keep their windows on the CPU and move only their
+    shard of each batch to the device.
     """
     generator = torch.Generator().manual_seed(train.seed)
     encoder.to(device)
     objective = objective or encoder.pretraining_objective(train)
     if examples is None:
         examples = next_item_examples(split.train, split.train_users, encoder.config.max_length, train.all_windows)
-    examples = examples.to(device)
+    rank, world = distributed.rank(), distributed.world_size()
+    data_device = torch.device("cpu") if world > 1 else device
+    examples = examples.to(data_device)
     progress = progress or Progress(enabled=False)
+    shard = distributed.evaluation_shard()
+    averager = None
+    if world > 1:
+        distributed.replicate([*encoder.state_dict().values(),
+                               *(p for opt in objective.optimizers() for g in opt.param_groups for p in g["params"])])
+        averager = distributed.GradientAverager(objective.optimizers())
+        objective.average_gradients = averager
 
     best_score, best_epoch, best_state = -math.inf, 0, copy.deepcopy(encoder.state_dict())
     history: list[dict[str, float]] = []
     first_epoch, elapsed_before, seconds_to_best = 1, 0.0, 0.0
-    if resume_path is not None and resume_path.exists():
-        state = torch.load(resume_path, map_location=device, weights_only=True)
+    saved = resume_path
+    loaded = distributed.share(lambda: _load_resume(saved, device)) if saved is not None else None
+    if loaded is not None:
+        state: dict[str, Any] = loaded
         encoder.load_state_dict(state["model"])
         objective.load_state_dict(state["objective"])
         best_state = state["best_state"]
@@ -103,21 +134,22 @@ def fit(
     epoch = first_epoch - 1
     for epoch in range(first_epoch, train.epochs + 1):
         encoder.train()
-        order = batches(len(examples), train.batch_size, generator, device)
+        order = batches(len(examples), train.batch_size, generator, data_device, rank, world)
         totals: dict[str, float] = {}
         with progress.task(f"epoch {epoch}", total=len(order)) as advance:
             for index in order:
+                batch = NextItemExamples(examples.inputs[index], examples.targets[index]).to(device)
                 with autocast(device):
-                    losses = objective.step(NextItemExamples(examples.inputs[index], examples.targets[index]))
+                    losses = objective.step(batch)
                 for key, value in losses.items():
                     totals[key] = totals.get(key, 0.0) + value
                 advance(1, losses)
-        record = {key: value / max(len(order), 1) for key, value in totals.items()}
+        record = distributed.average({key: value / max(len(order), 1) for key, value in totals.items()})
         record["epoch"] = epoch
         if epoch % train.eval_every == 0 or epoch == train.epochs:
             encoder.eval()
             valid = evaluate(score, split, "valid", encoder.config.max_length, device, train.eval_batch_size,
-                     trim_padding=encoder.padding_invariant)
+                             trim_padding=encoder.padding_invariant, shard=shard)
             record["valid_ndcg@10"] = float(valid["ndcg@10"])
             if record["valid_ndcg@10"] > best_score:
                 best_score, best_epoch = record["valid_ndcg@10"], epoch
@@ -132,7 +164,7 @@ def fit(
         )
         if on_epoch is not None:
             on_epoch(epoch, record)
-        if resume_path is not None:
+        if resume_path is not None and distributed.is_main_process():
             state = _resume_state(encoder, objective, {
                 "best_state": best_state, "best_score": best_score, "best_epoch": best_epoch,
                 "history": history, "epoch": epoch, "elapsed": record["seconds"],
@@ -144,13 +176,17 @@ def fit(
             tmp.replace(resume_path)
         if epoch - best_epoch >= train.patience:
             break
-        if train.max_minutes is not None and record["seconds"] > train.max_minutes * 60:
+        out_of_time = train.max_minutes is not None and record["seconds"] > train.max_minutes * 60
+        if distributed.any_process(out_of_time):  # every process stops after the same epoch
             progress.log(f"stopping: {train.max_minutes} minutes reached")
             break
+    if averager is not None:
+        averager.close()
+        objective.average_gradients = None
     encoder.load_state_dict(best_state)
     encoder.eval()
     valid = evaluate(score, split, "valid", encoder.config.max_length, device, train.eval_batch_size,
-                     trim_padding=encoder.padding_invariant)
+                     trim_padding=encoder.padding_invariant, shard=shard)
     return TrainResult(
         epochs=epoch,
         best_epoch=best_epoch,
@@ -158,4 +194,5 @@ def fit(
         seconds_to_best=seconds_to_best,
         valid={k: float(v) for k, v in valid.items()},
         history=history,
+        processes=world,
     )

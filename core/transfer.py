@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from recgraft import distributed
 from recgraft.alignment import TOKEN, ItemAlignment, align_items, item_column
 from recgraft.batching import NextItemExamples, next_item_examples
 from recgraft.checkpoint import (
@@ -235,7 +236,8 @@ class Transfer:
         train_config = parse_model("train config", TrainConfig, train)
         split = target if isinstance(target, LeaveOneOutSplit) else leave_one_out(target)
         torch_device = device if isinstance(device, torch.device) else resolve_device(device)
-        reporter = progress if isinstance(progress, Progress) else Progress(enabled=progress)
+        reporter = progress if isinstance(progress, Progress) else Progress(
+            enabled=progress and distributed.is_main_process())
         seed_everything(train_config.seed)
         alignment = self.align(split.domain)
         encoder = copy.deepcopy(self.source.encoder).to(torch_device)
@@ -292,7 +294,7 @@ class TransferResult:
         self.model.eval()
         result = evaluate(scorer(self.model, self.device), self.split, stage, self.model.max_length,
                           self.device, self.train_config.eval_batch_size, breakdown,
-                          trim_padding=self.model.padding_invariant)
+                          trim_padding=self.model.padding_invariant, shard=distributed.evaluation_shard())
         if self.model.head.binary:
             result["binary"] = binary_evaluation(self.model.pair_logits, self.split, stage, self.model.max_length,
                                                  self.device, seed=self.train_config.seed)
@@ -328,7 +330,12 @@ class TransferResult:
         return to_bytes({"model": self.model}, metadata, self.domain.items)
 
     def register(self, registry: Registry, name: str | None = None, extra: Mapping[str, Any] | None = None) -> CheckpointRecord:
-        """Store the checkpoint; lineage: parent = the source checkpoint, relation = the strategy."""
+        """Store the checkpoint; lineage: parent = the source checkpoint, relation = the strategy.
+
+        Under torchrun only rank 0 may register.
+        """
+        if not distributed.is_main_process():
+            raise ConfigError("under torchrun only rank 0 registers (see recgraft.distributed.is_main_process)")
         t = self.transfer
         provenance = training_provenance(self.device, precision_for(self.device))
         parents = [(t.source.reference, t.strategy_name)] if t.source.reference else []
@@ -350,6 +357,7 @@ class TransferResult:
                 "extractor": t.extractor_name, "head": t.head_name, "alignment": self.alignment.report(),
                 "epochs": self.training.epochs, "best_epoch": self.training.best_epoch,
                 "seconds": round(self.training.seconds, 2), "train_users": len(self.split.train_users),
+                **({"processes": self.training.processes} if self.training.processes > 1 else {}),
                 **dict(extra or {}),
             },
         )

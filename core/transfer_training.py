@@ -6,6 +6,10 @@ validation split and kept as the first candidate, so early stopping can never en
 frozen encoder, no adapter) they are extracted once, and the epochs train the head on
 the cached features. Optional source-domain windows (already mapped to target item ids)
 are mixed into each epoch.
+
+Under torchrun each process trains on its shard of every epoch's windows (or cached
+positions) with gradients averaged across processes; validation is split and gathered
+(see :mod:`recgraft.distributed`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from recgraft import distributed
 from recgraft.batching import NextItemExamples, batches, next_item_examples
 from recgraft.data.split import LeaveOneOutSplit
 from recgraft.device import autocast
@@ -43,6 +48,7 @@ class TransferTrainResult:
     valid: dict[str, float]
     zero_shot_valid: dict[str, float]
     history: list[dict[str, float]] = field(default_factory=list)
+    processes: int = 1  # how many processes trained together (torchrun)
 
 
 def scorer(model: TransferModel, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -58,17 +64,21 @@ def scorer(model: TransferModel, device: torch.device) -> Callable[[torch.Tensor
 def _validate(model: TransferModel, split: LeaveOneOutSplit, train: TrainConfig, device: torch.device) -> dict[str, float]:
     model.eval()
     result = evaluate(scorer(model, device), split, "valid", model.max_length, device, train.eval_batch_size,
-                      trim_padding=model.padding_invariant)
+                      trim_padding=model.padding_invariant, shard=distributed.evaluation_shard())
     return {k: float(v) for k, v in result.items()}
 
 
 @torch.no_grad()
-def _cached_features(model: TransferModel, examples: NextItemExamples, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _cached_features(
+    model: TransferModel, examples: NextItemExamples, batch_size: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Every training position's features and next item, extracted once: ``(N, F)``, ``(N,)``."""
     model.eval()
     features, targets = [], []
     for start in range(0, len(examples), batch_size):
-        f, t = model.training_features(examples.inputs[start : start + batch_size], examples.targets[start : start + batch_size])
+        chunk = NextItemExamples(examples.inputs[start : start + batch_size],
+                                 examples.targets[start : start + batch_size]).to(device)
+        f, t = model.training_features(chunk.inputs, chunk.targets)
         features.append(f.float())
         targets.append(t)
     if not features:
@@ -90,8 +100,11 @@ def fit_transfer(
     progress = progress or Progress(enabled=False)
     generator = torch.Generator().manual_seed(train.seed)
     model.to(device)
+    rank, world = distributed.rank(), distributed.world_size()
+    data_device = torch.device("cpu") if world > 1 else device  # under torchrun, batches move one by one
+    distributed.replicate(model.state_dict().values())
     started = time.perf_counter()
-    examples = next_item_examples(split.train, split.train_users, model.max_length, train.all_windows).to(device)
+    examples = next_item_examples(split.train, split.train_users, model.max_length, train.all_windows).to(data_device)
     zero_shot = _validate(model, split, train, device)
     best_score, best_epoch = zero_shot["ndcg@10"], 0
     best_state = copy.deepcopy(model.state_dict())
@@ -99,24 +112,28 @@ def fit_transfer(
     progress.log(f"epoch 0 (no training): valid_ndcg@10 {best_score:.4f}")
     groups = strategy.parameter_groups(model, train.learning_rate)
     if not groups or len(examples) == 0:
-        return TransferTrainResult(0, 0, time.perf_counter() - started, zero_shot, zero_shot, history)
+        return TransferTrainResult(0, 0, time.perf_counter() - started, zero_shot, zero_shot, history, world)
     optimizer = torch.optim.Adam(groups, weight_decay=train.weight_decay)
     parameters = [p for group in groups for p in group["params"]]
+    averager = distributed.GradientAverager([optimizer]) if world > 1 else None
 
-    cached = _cached_features(model, examples, train.eval_batch_size) if model.features_frozen else None
+    cached = _cached_features(model, examples, train.eval_batch_size, device) if model.features_frozen else None
     positions_per_window = max(1, int((examples.targets > 0).sum()) // max(len(examples), 1))
     mix = strategy.source_mix() if source_examples is not None else 0.0
     if source_examples is not None:
-        source_examples = source_examples.to(device)
+        source_examples = source_examples.to(data_device)
 
-    def epoch_batches(rows: int, batch_size: int) -> list[torch.Tensor]:
-        passes = max(1, math.ceil(MIN_STEPS_PER_EPOCH / max(math.ceil(rows / batch_size), 1)))
-        return [index for _ in range(passes) for index in batches(rows, batch_size, generator, device)]
+    def epoch_batches(rows: int, batch_size: int, on: torch.device) -> list[torch.Tensor]:
+        steps = math.ceil(math.ceil(rows / world) / batch_size)  # this process's batches per pass
+        passes = max(1, math.ceil(MIN_STEPS_PER_EPOCH / max(steps, 1)))
+        return [index for _ in range(passes) for index in batches(rows, batch_size, generator, on, rank, world)]
 
     def step(features: torch.Tensor, targets: torch.Tensor) -> float:
         loss = model.loss(features, targets, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if averager is not None:
+            averager(optimizer)
         if train.clip_grad_norm:
             torch.nn.utils.clip_grad_norm_(parameters, train.clip_grad_norm)
         optimizer.step()
@@ -127,24 +144,25 @@ def fit_transfer(
         model.train()
         losses: list[float] = []
         if cached is not None:
-            for index in epoch_batches(len(cached[1]), train.batch_size * positions_per_window):
+            for index in epoch_batches(len(cached[1]), train.batch_size * positions_per_window, device):
                 with autocast(device):
                     losses.append(step(cached[0][index], cached[1][index]))
         else:
             inputs, targets = examples.inputs, examples.targets
             if mix > 0 and source_examples is not None and len(source_examples):
                 count = max(1, int(round(mix * len(examples))))
-                pick = torch.randint(0, len(source_examples), (count,), generator=generator).to(device)
+                pick = torch.randint(0, len(source_examples), (count,), generator=generator).to(data_device)
                 inputs = torch.cat([inputs, source_examples.inputs[pick]])
                 targets = torch.cat([targets, source_examples.targets[pick]])
-            order = epoch_batches(len(inputs), train.batch_size)
+            order = epoch_batches(len(inputs), train.batch_size, data_device)
             with progress.task(f"epoch {epoch}", total=len(order)) as advance:
                 for index in order:
+                    batch = NextItemExamples(inputs[index], targets[index]).to(device)
                     with autocast(device):
-                        features, wanted = model.training_features(inputs[index], targets[index])
+                        features, wanted = model.training_features(batch.inputs, batch.targets)
                         losses.append(step(features, wanted))
                     advance(1, {"loss": losses[-1]})
-        record: dict[str, float] = {"epoch": epoch, "loss": sum(losses) / max(len(losses), 1)}
+        record: dict[str, float] = {"epoch": epoch, **distributed.average({"loss": sum(losses) / max(len(losses), 1)})}
         if epoch % train.eval_every == 0 or epoch == train.epochs:
             record["valid_ndcg@10"] = _validate(model, split, train, device)["ndcg@10"]
             if record["valid_ndcg@10"] > best_score:
@@ -159,10 +177,13 @@ def fit_transfer(
         )
         if epoch - best_epoch >= train.patience:
             break
-        if train.max_minutes is not None and record["seconds"] > train.max_minutes * 60:
+        out_of_time = train.max_minutes is not None and record["seconds"] > train.max_minutes * 60
+        if distributed.any_process(out_of_time):  # every process stops after the same epoch
             progress.log(f"stopping: {train.max_minutes} minutes reached")
             break
+    if averager is not None:
+        averager.close()
     model.load_state_dict(best_state)
     valid = zero_shot if best_epoch == 0 else _validate(model, split, train, device)
     model.eval()
-    return TransferTrainResult(epoch, best_epoch, time.perf_counter() - started, valid, zero_shot, history)
+    return TransferTrainResult(epoch, best_epoch, time.perf_counter() - started, valid, zero_shot, history, world)

@@ -9,11 +9,14 @@ checkpoint bytes (safetensors) and their records::
     rec = reg.register("ml-1m-transformer", data, domain="ml-1m", encoder="transformer",
                        encoder_config={"d": 64})
     reg.read_bytes("ml-1m-transformer@1")       # verified by sha256
+
+A team shares one registry: ``Registry.open("postgresql://user:pw@host/registry",
+store="s3://bucket/checkpoints")`` (extras ``postgres`` and ``storage``).
 """
 
 from __future__ import annotations
 
-from recgraft.registry.checkpoints import CheckpointStore
+from recgraft.registry.checkpoints import CheckpointStore, Store, open_store
 from recgraft.registry.entities import AliasEvent, CheckpointRecord, FileProblem, VerifyReport
 from recgraft.registry.errors import (
     BundleError,
@@ -49,7 +52,9 @@ __all__ = [
     "Registry",
     "RegistryError",
     "SchemaOutOfDateError",
+    "Store",
     "VerifyReport",
+    "open_store",
     "parse_reference",
     "validate_name",
 ]

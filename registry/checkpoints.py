@@ -1,16 +1,22 @@
-"""A content-addressed store of checkpoint files: ``ROOT/ab/abcdef....safetensors``.
+"""Content-addressed stores of checkpoint files: ``ROOT/ab/abcdef....safetensors``.
 
-Files are written atomically (a temporary file in the same folder, fsync, ``os.replace``,
-fsync of the folder) and located by ``file://`` URIs in the records. Every read checks the
-size and the sha256. The store never unpickles anything: it only moves bytes.
+Records locate their files by URI, and every read checks the size and the sha256 against
+the record, whichever store wrote the file: a record made on one machine reads on another
+that sees the same storage. The stores never unpickle anything: they only move bytes.
 
+:class:`CheckpointStore` is a local folder (a path or a ``file://`` URL). Files are written
+atomically (a temporary file in the same folder, fsync, ``os.replace``, fsync of the folder).
 Writers hold a shared lock on ``ROOT/.lock`` from writing a file until its record is
 committed; deleting files (``verify --clean``, ``remove``) takes the lock exclusively, so a
 file being registered is never taken for an orphan.
+
+Any other URL (``s3://bucket/prefix``, ``memory://...``) is an fsspec filesystem
+(:mod:`recgraft.registry.fsspec_store`, the ``storage`` extra); :func:`open_store` picks.
 """
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import hashlib
 import os
@@ -19,15 +25,17 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
 from recgraft.registry.errors import CheckpointIntegrityError, RegistryError
 
 SUFFIX = ".safetensors"
-_FILE_RE = re.compile(r"[0-9a-f]{64}\.safetensors")
-_TMP_PREFIX = ".tmp-"
+FILE_RE = re.compile(r"[0-9a-f]{64}\.safetensors")
+TMP_PREFIX = ".tmp-"
 STALE_TEMP_SECONDS = 3600.0
+_SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 try:  # POSIX; elsewhere the store works without cross-process locks.
     import fcntl
@@ -54,14 +62,102 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def url_scheme(location: str) -> str | None:
+    """The scheme of ``scheme://...`` (lower case), None for a plain path."""
+    found = _SCHEME_RE.match(location)
+    return found.group(1).lower() if found else None
+
+
 def uri_to_path(uri: str) -> Path:
     """The local path of a ``file://`` URI."""
     parsed = urlparse(uri)
     if parsed.scheme != "file":
-        raise RegistryError(
-            f"unsupported checkpoint location {uri!r}: only file:// URIs are supported"
-        )
+        raise RegistryError(f"not a local checkpoint location (file://): {uri!r}")
     return Path(url2pathname(unquote(parsed.path)))
+
+
+def open_store(location: str | Path) -> Store:
+    """The store at ``location``: a folder (a path or ``file://``), else an fsspec URL."""
+    if isinstance(location, str):
+        scheme = url_scheme(location)
+        if scheme == "file":
+            return CheckpointStore(uri_to_path(location))
+        if scheme is not None or ("::" in location and "://" in location):  # or a chained URL
+            from recgraft.registry.fsspec_store import FsspecCheckpointStore
+
+            return FsspecCheckpointStore(location)
+    return CheckpointStore(location)
+
+
+@contextlib.contextmanager
+def open_uri(uri: str) -> Iterator[tuple[BinaryIO, int]]:
+    """``(binary file, size)`` of the checkpoint at ``uri``, any scheme a store writes.
+
+    A missing file raises :class:`FileNotFoundError`; other failures :class:`OSError` or
+    :class:`RegistryError` (an unknown scheme, fsspec not installed).
+    """
+    if url_scheme(uri) == "file":
+        path = uri_to_path(uri)
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            yield handle, size
+        return
+    from recgraft.registry.fsspec_store import open_fsspec_uri
+
+    with open_fsspec_uri(uri) as opened:
+        yield opened
+
+
+def _where(uri: str) -> str:
+    """A location for messages: the path of a local file, else the URI."""
+    return str(uri_to_path(uri)) if url_scheme(uri) == "file" else uri
+
+
+def read_verified(uri: str, digest: str, size: int, label: str = "checkpoint") -> bytes:
+    """The bytes at ``uri``, checked against ``size`` and ``digest``."""
+    where = _where(uri)
+    try:
+        with open_uri(uri) as (handle, actual_size):
+            if actual_size != size:
+                raise CheckpointIntegrityError(
+                    f"{label}: file {where} has {actual_size} bytes, the record says {size}: "
+                    "it was truncated or tampered with"
+                )
+            data = handle.read()
+    except FileNotFoundError:
+        raise CheckpointIntegrityError(
+            f"{label}: file {where} is missing (run `recgraft registry verify`)"
+        ) from None
+    except OSError as exc:
+        raise CheckpointIntegrityError(
+            f"{label}: cannot read {where}: {exc.strerror or exc}"
+        ) from None
+    actual = sha256_hex(data)
+    if len(data) != size or actual != digest:
+        raise CheckpointIntegrityError(
+            f"{label}: file {where} has sha256 {actual[:12]}..., the record says "
+            f"{digest[:12]}...: it was tampered with"
+        )
+    return data
+
+
+def check_uri(uri: str, digest: str, size: int) -> tuple[str, str] | None:
+    """None if the file at ``uri`` is intact, else ``(problem, detail)``."""
+    where = _where(uri)
+    try:
+        with open_uri(uri) as (handle, actual_size):
+            if actual_size != size:
+                return "size mismatch", f"{where} has {actual_size} bytes, expected {size}"
+            h = hashlib.sha256()
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                h.update(block)
+    except FileNotFoundError:
+        return "missing", f"{where} does not exist"
+    except OSError as exc:
+        return "missing", f"cannot read {where}: {exc.strerror or exc}"
+    if h.hexdigest() != digest:
+        return "digest mismatch", f"{where} has sha256 {h.hexdigest()}, expected {digest}"
+    return None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -74,14 +170,58 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class CheckpointStore:
-    """Checkpoint files under ``root``, named by their sha256."""
+class Store(abc.ABC):
+    """Checkpoint files named by their sha256 under one root; records point at them by URI."""
+
+    #: The root, as a URL (``file:///...``, ``s3://bucket/prefix``).
+    location: str
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.location!r})"
+
+    @abc.abstractmethod
+    def uri_for(self, digest: str) -> str:
+        """Where the file with this sha256 lives (or would live) in this store."""
+
+    @abc.abstractmethod
+    def put(self, data: bytes) -> tuple[str, int, str]:
+        """Store ``data``; return ``(sha256, size, uri)``. Same bytes, same file (written once)."""
+
+    @abc.abstractmethod
+    def files(self) -> Iterator[tuple[str, str | None]]:
+        """Every file in the store as ``(uri, digest)``; digest None for stale temporary files."""
+
+    @abc.abstractmethod
+    def delete(self, uri: str) -> None:
+        """Delete the file at ``uri`` (one of this store's); a missing file is no error."""
+
+    def settled(self, uri: str) -> bool:
+        """Whether an unreferenced file at ``uri`` is an orphan rather than a write in flight."""
+        return True
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """Held from writing a file until its record is committed (a no-op by default)."""
+        return contextlib.nullcontext()
+
+    def deleting(self) -> contextlib.AbstractContextManager[None]:
+        """Held while deciding which files to delete and deleting them (a no-op by default)."""
+        return contextlib.nullcontext()
+
+    def read(self, uri: str, digest: str, size: int, label: str = "checkpoint") -> bytes:
+        """The bytes at ``uri`` (any store's), checked against ``size`` and ``digest``."""
+        return read_verified(uri, digest, size, label)
+
+    def check(self, uri: str, digest: str, size: int) -> tuple[str, str] | None:
+        """None if the file at ``uri`` is intact, else ``(problem, detail)``."""
+        return check_uri(uri, digest, size)
+
+
+class CheckpointStore(Store):
+    """Checkpoint files in a local folder ``root``, named by their sha256."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()
-
-    def __repr__(self) -> str:
-        return f"CheckpointStore({str(self.root)!r})"
+        self.location = self.root.as_uri()
 
     # -- locations ---------------------------------------------------------------------------
     def path_for(self, digest: str) -> Path:
@@ -109,7 +249,7 @@ class CheckpointStore:
             if sha256_hex(target.read_bytes()) == digest:
                 return digest, len(data), target.as_uri()
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=SUFFIX, dir=target.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=SUFFIX, dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -123,51 +263,9 @@ class CheckpointStore:
         _fsync_dir(target.parent)
         return digest, len(data), target.as_uri()
 
-    # -- reading -----------------------------------------------------------------------------
-    def read(self, uri: str, digest: str, size: int, label: str = "checkpoint") -> bytes:
-        """The bytes at ``uri``, checked against ``size`` and ``digest``."""
-        path = uri_to_path(uri)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise CheckpointIntegrityError(
-                f"{label}: file {path} is missing (run `recgraft registry verify`)"
-            ) from None
-        except OSError as exc:
-            raise CheckpointIntegrityError(f"{label}: cannot read {path}: {exc.strerror}") from None
-        if len(data) != size:
-            raise CheckpointIntegrityError(
-                f"{label}: file {path} has {len(data)} bytes, the record says {size}: "
-                "it was truncated or tampered with"
-            )
-        actual = sha256_hex(data)
-        if actual != digest:
-            raise CheckpointIntegrityError(
-                f"{label}: file {path} has sha256 {actual[:12]}..., the record says "
-                f"{digest[:12]}...: it was tampered with"
-            )
-        return data
-
-    def check(self, uri: str, digest: str, size: int) -> tuple[str, str] | None:
-        """None if the file is intact, else ``(problem, detail)``."""
-        path = uri_to_path(uri)
-        try:
-            actual_size = path.stat().st_size
-        except FileNotFoundError:
-            return "missing", f"{path} does not exist"
-        if actual_size != size:
-            return "size mismatch", f"{path} has {actual_size} bytes, expected {size}"
-        h = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                h.update(block)
-        if h.hexdigest() != digest:
-            return "digest mismatch", f"{path} has sha256 {h.hexdigest()}, expected {digest}"
-        return None
-
     # -- housekeeping ------------------------------------------------------------------------
-    def files(self) -> Iterator[tuple[Path, str | None]]:
-        """Every file in the store as ``(path, digest)``; digest None for stale temporary files."""
+    def files(self) -> Iterator[tuple[str, str | None]]:
+        """Every file in the store as ``(uri, digest)``; digest None for stale temporary files."""
         if not self.root.is_dir():
             return
         now = time.time()
@@ -175,14 +273,15 @@ class CheckpointStore:
             if not (sub.is_dir() and len(sub.name) == 2):
                 continue
             for path in sorted(sub.iterdir()):
-                if _FILE_RE.fullmatch(path.name) and path.name.startswith(sub.name):
-                    yield path, path.name[: -len(SUFFIX)]
-                elif path.name.startswith(_TMP_PREFIX):
+                if FILE_RE.fullmatch(path.name) and path.name.startswith(sub.name):
+                    yield path.as_uri(), path.name[: -len(SUFFIX)]
+                elif path.name.startswith(TMP_PREFIX):
                     with contextlib.suppress(OSError):
                         if now - path.stat().st_mtime > STALE_TEMP_SECONDS:
-                            yield path, None
+                            yield path.as_uri(), None
 
-    def delete(self, path: Path) -> None:
+    def delete(self, uri: str) -> None:
+        path = uri_to_path(uri)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         with contextlib.suppress(OSError):

@@ -1,24 +1,29 @@
 """Engines, locations and the schema: everything that knows which database is underneath.
 
-SQLite-only code lives here and nowhere else (WAL, busy timeout, foreign keys, ``BEGIN
-IMMEDIATE`` so that writers serialize, and the file lock around creating a fresh database).
-Any other SQLAlchemy URL (PostgreSQL) gets a plain engine; its writers are kept apart by the
-unique constraints and the retries in :mod:`recgraft.registry.store`.
+SQLite-only and PostgreSQL-only code lives here and nowhere else. SQLite gets WAL, a busy
+timeout, foreign keys, ``BEGIN IMMEDIATE`` so that writers serialize, and a file lock around
+creating a fresh database. PostgreSQL (driver psycopg, the ``postgres`` extra) gets
+transaction-level advisory locks instead: one around creating or upgrading the schema, and
+one per checkpoint name that writers take before allocating a version. Any other database
+relies on the unique constraints and the retries in :mod:`recgraft.registry.store`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from recgraft.registry.checkpoints import file_lock
-from recgraft.registry.errors import SchemaOutOfDateError
+from recgraft.registry.errors import RegistryError, SchemaOutOfDateError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The revisions this code knows, oldest first; the last is what it needs.
@@ -26,7 +31,13 @@ KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002")
 SCHEMA_HEAD = KNOWN_REVISIONS[-1]
 UPGRADE_HINT = "run `recgraft registry upgrade` (or Registry.open(..., upgrade=True))"
 BUSY_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 10
 READ_ONLY = "recgraft_read_only"
+POSTGRES_HINT = "pip install 'recgraft[postgres]'"
+# Set by the CLI's --store for the command it runs (see default_store).
+_DEFAULT_STORE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "recgraft_default_store", default=None
+)
 
 
 def default_home() -> Path:
@@ -45,15 +56,37 @@ def resolve_url(url: str | None = None, home: str | Path | None = None) -> str:
     return f"sqlite:///{(base / 'registry.db').resolve()}"
 
 
-def resolve_store(store: str | Path | None = None, home: str | Path | None = None) -> Path:
-    """The checkpoint folder: the argument, else ``$RECGRAFT_CHECKPOINTS``, else home/checkpoints."""
+@contextlib.contextmanager
+def default_store(location: str | None) -> Iterator[None]:
+    """For the block, :func:`resolve_store` answers ``location`` when not given a store
+    (the CLI's ``--store``); None changes nothing."""
+    token = _DEFAULT_STORE.set(location) if location else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _DEFAULT_STORE.reset(token)
+
+
+def resolve_store(store: str | Path | None = None, home: str | Path | None = None) -> str | Path:
+    """The checkpoint store, a folder or an fsspec URL: the argument, else the CLI's
+    ``--store``, else ``$RECGRAFT_CHECKPOINTS``, else ``home/checkpoints``."""
     if store is not None:
-        return Path(store).expanduser()
-    env = os.environ.get("RECGRAFT_CHECKPOINTS")
-    if env:
-        return Path(env).expanduser()
+        return store
+    chosen = _DEFAULT_STORE.get() or os.environ.get("RECGRAFT_CHECKPOINTS")
+    if chosen:
+        return chosen
     base = Path(home).expanduser() if home is not None else default_home()
     return base / "checkpoints"
+
+
+def describe_url(url: str | URL) -> str:
+    """``url`` for messages, its password hidden."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        return repr(url)
+    return parsed.render_as_string(hide_password=True)
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -67,16 +100,46 @@ def sqlite_file(url: str) -> Path | None:
     return Path(database)
 
 
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise RegistryError(
+            f"not a database URL: {url!r} (expected e.g. sqlite:///path/registry.db or "
+            "postgresql://user:password@host/database)"
+        ) from None
+    if parsed.drivername == "postgresql":
+        # No driver named: use psycopg (3), the one the `postgres` extra installs.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE."""
-    path = sqlite_file(url)
-    if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
-    _configure_sqlite(engine)
-    return engine
+    """An engine for ``url``; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE.
+
+    A malformed URL, an unknown database or a missing driver raise :class:`RegistryError`.
+    """
+    parsed = _parse(url)
+    backend = parsed.get_backend_name()
+    try:
+        if backend == "sqlite":
+            path = sqlite_file(url)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_S})
+            _configure_sqlite(engine)
+            return engine
+        connect_args: dict[str, Any] = {}
+        if backend == "postgresql" and "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    except ArgumentError as exc:  # NoSuchModuleError: an unknown database or driver name
+        raise RegistryError(f"cannot use the database URL {describe_url(parsed)}: {exc}") from None
+    except ImportError as exc:
+        hint = f": {POSTGRES_HINT}" if backend == "postgresql" else ""
+        raise RegistryError(
+            f"the database driver for {parsed.drivername} is not installed ({exc.name or exc}){hint}"
+        ) from None
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -97,63 +160,108 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def current_revision(engine: Engine) -> tuple[str | None, bool]:
+def advisory_key(name: str) -> int:
+    """A signed 64-bit key for PostgreSQL's advisory locks, stable across processes."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+SCHEMA_LOCK = "recgraft.registry.schema"
+
+
+def lock_until_commit(connection: Connection, name: str) -> None:
+    """Make transactions that lock ``name`` take turns: this one holds it until it ends.
+
+    PostgreSQL: ``pg_advisory_xact_lock``, so (say) the next writer of a checkpoint name
+    reads ``max(version)`` only after this one committed. SQLite: nothing to do (``BEGIN
+    IMMEDIATE`` already serializes all writers). Other databases: the unique constraints
+    and the retries keep versions apart.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(name)})
+
+
+def current_revision(bind: Engine | Connection) -> tuple[str | None, bool]:
     """``(alembic revision or None, whether the registry's tables exist)``."""
-    with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
-        insp = inspect(conn)
-        has_tables = insp.has_table("checkpoints")
-        if not insp.has_table("alembic_version"):
-            return None, has_tables
-        rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-        return (rows[0] if len(rows) == 1 else ",".join(rows) or None), has_tables
+    if isinstance(bind, Engine):
+        with bind.execution_options(**{READ_ONLY: True}).connect() as conn:
+            return current_revision(conn)
+    insp = inspect(bind)
+    has_tables = insp.has_table("checkpoints")
+    if not insp.has_table("alembic_version"):
+        return None, has_tables
+    rows = bind.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return (rows[0] if len(rows) == 1 else ",".join(rows) or None), has_tables
 
 
-def run_migrations(engine: Engine, revision: str = "head") -> None:
-    """``alembic upgrade <revision>`` on ``engine``, in one transaction (no alembic.ini needed)."""
+def run_migrations(bind: Engine | Connection, revision: str = "head") -> None:
+    """``alembic upgrade <revision>``, in one transaction (no alembic.ini needed).
+
+    Given an engine, in a transaction of its own; given a connection, in the one it is in.
+    """
     from alembic import command
     from alembic.config import Config
 
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            run_migrations(conn, revision)
+        return
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+    config.attributes["connection"] = bind
+    command.upgrade(config, revision)
 
 
-@contextlib.contextmanager
-def _creation_lock(url: str) -> Iterator[None]:
-    path = sqlite_file(url)
-    if path is None:
-        yield
-        return
+def _may_migrate(revision: str | None, has_tables: bool, upgrade: bool) -> bool:
+    return (revision is None and not has_tables) or (upgrade and revision in KNOWN_REVISIONS)
+
+
+def _ensure_sqlite_file(engine: Engine, path: Path, upgrade: bool) -> tuple[str | None, bool]:
+    """Under a file lock next to the database: migrate if allowed; the revision found."""
     with file_lock(path.with_name(path.name + ".lock")):
-        yield
+        revision, has_tables = current_revision(engine)  # another process may have done it
+        if revision == SCHEMA_HEAD or not _may_migrate(revision, has_tables, upgrade):
+            return revision, has_tables
+        if revision is None:
+            raw = engine.raw_connection()  # outside any transaction, as the pragma needs
+            try:
+                raw.cursor().execute("PRAGMA journal_mode=WAL")
+            finally:
+                raw.close()
+        run_migrations(engine)
+        return SCHEMA_HEAD, True
+
+
+def _ensure_in_transaction(engine: Engine, upgrade: bool) -> tuple[str | None, bool]:
+    """In one transaction (PostgreSQL: holding an advisory lock): migrate if allowed."""
+    with engine.begin() as conn:
+        # PostgreSQL's DDL is transactional: the lock holder creates everything or nothing,
+        # and the next process in line reads the schema it committed.
+        lock_until_commit(conn, SCHEMA_LOCK)
+        revision, has_tables = current_revision(conn)
+        if revision == SCHEMA_HEAD or not _may_migrate(revision, has_tables, upgrade):
+            return revision, has_tables
+        run_migrations(conn)
+        return SCHEMA_HEAD, True
 
 
 def ensure_schema(engine: Engine, url: str, upgrade: bool = False) -> None:
     """Create a fresh database's schema, or check (or, with ``upgrade``, bring) it up to date.
 
-    Creation is serialized by a file lock for SQLite, so several processes may open a fresh
-    database at once. An older or unknown schema raises :class:`SchemaOutOfDateError`.
+    Creation is serialized (a file lock for SQLite, an advisory lock for PostgreSQL), so
+    several processes may open a fresh database at once. An older or unknown schema raises
+    :class:`SchemaOutOfDateError`.
     """
     revision, has_tables = current_revision(engine)
     if revision == SCHEMA_HEAD:
         return
-    with _creation_lock(url):
-        revision, has_tables = current_revision(engine)  # another process may have done it
-        if revision == SCHEMA_HEAD:
-            return
-        fresh = revision is None and not has_tables
-        if fresh or (upgrade and revision in KNOWN_REVISIONS):
-            if fresh and sqlite_file(url) is not None:
-                raw = engine.raw_connection()  # outside any transaction, as the pragma needs
-                try:
-                    raw.cursor().execute("PRAGMA journal_mode=WAL")
-                finally:
-                    raw.close()
-            run_migrations(engine)
-            return
-    where = make_url(url).render_as_string(hide_password=True)
+    path = sqlite_file(url)
+    if path is not None:
+        revision, has_tables = _ensure_sqlite_file(engine, path, upgrade)
+    else:
+        revision, has_tables = _ensure_in_transaction(engine, upgrade)
+    if revision == SCHEMA_HEAD:
+        return
+    where = describe_url(url)
     if revision is None:
         raise SchemaOutOfDateError(
             f"the database {where} has tables but no schema revision: it was not made by recgraft"

@@ -6,9 +6,10 @@ become :class:`RegistryError` subclasses.
 
 Writing a checkpoint: the file goes into the store first, then the record is committed in
 one transaction that also allocates the version (``max + 1`` under a unique constraint on
-``(name, version)``; SQLite writers serialize through ``BEGIN IMMEDIATE``, other databases
-retry on a unique violation). A crash in between leaves only an orphan file, which
-:meth:`Registry.verify` reports and ``verify(clean=True)`` deletes.
+``(name, version)``; SQLite writers serialize through ``BEGIN IMMEDIATE``, PostgreSQL
+writers of one name through an advisory lock, and any writer retries on a unique violation).
+A crash in between leaves only an orphan file, which :meth:`Registry.verify` reports and
+``verify(clean=True)`` deletes.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Text, func, select, type_coerce
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from recgraft.registry import db
-from recgraft.registry.checkpoints import CheckpointStore
+from recgraft.registry.checkpoints import Store, open_store
 from recgraft.registry.entities import AliasEvent, CheckpointRecord, FileProblem, VerifyReport
 from recgraft.registry.errors import (
     ConflictError,
@@ -72,6 +73,11 @@ _RETRYABLE_UNIQUE = (
 )
 
 
+def _name_lock(name: str) -> str:
+    """The lock writers of one checkpoint name take turns on (see :func:`db.lock_until_commit`)."""
+    return f"recgraft.registry.name:{name}"
+
+
 @dataclass(frozen=True)
 class ParentLink:
     """A lineage edge to write: the parent's row id (None if not in this registry), its reference."""
@@ -109,6 +115,15 @@ def _retryable(exc: SQLAlchemyError) -> bool:
         lowered = message.lower()
         return "locked" in lowered or "busy" in lowered or "could not serialize" in lowered
     return "could not serialize" in message.lower() or "deadlock" in message.lower()
+
+
+def _translate_open(exc: SQLAlchemyError, url: str) -> RegistryError:
+    """An error opening the database, naming it (its password hidden)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        orig = getattr(exc, "orig", None)
+        message = " ".join(str(orig if orig is not None else exc).split())
+        return RegistryError(f"cannot open the registry database {db.describe_url(url)}: {message}")
+    return _translate(exc)
 
 
 def _translate(exc: SQLAlchemyError) -> RegistryError:
@@ -259,9 +274,9 @@ def _record_dicts(session: Session, query: Any) -> list[dict[str, Any]]:
 
 
 class Registry:
-    """Checkpoint records in a database plus their files in a :class:`CheckpointStore`."""
+    """Checkpoint records in a database plus their files in a checkpoint :class:`Store`."""
 
-    def __init__(self, engine: Engine, url: str, store: CheckpointStore) -> None:
+    def __init__(self, engine: Engine, url: str, store: Store) -> None:
         self.engine = engine
         self.url = url
         self.store = store
@@ -279,22 +294,26 @@ class Registry:
     ) -> Registry:
         """Open (creating if fresh) the registry.
 
-        URL: ``url``, else ``$RECGRAFT_REGISTRY_URL``, else ``sqlite:///$RECGRAFT_HOME/registry.db``.
-        Files: ``store``, else ``$RECGRAFT_CHECKPOINTS``, else ``$RECGRAFT_HOME/checkpoints``.
+        URL: ``url``, else ``$RECGRAFT_REGISTRY_URL``, else ``sqlite:///$RECGRAFT_HOME/registry.db``
+        (PostgreSQL: ``postgresql://user:password@host/database``, the ``postgres`` extra).
+        Files: ``store``, else ``$RECGRAFT_CHECKPOINTS``, else ``$RECGRAFT_HOME/checkpoints``;
+        a folder or an fsspec URL such as ``s3://bucket/prefix`` (the ``storage`` extra).
         A fresh database gets the current schema; an older one raises
-        :class:`SchemaOutOfDateError` unless ``upgrade`` is true.
+        :class:`SchemaOutOfDateError` unless ``upgrade`` is true. An unreachable database,
+        a bad URL or a missing driver raise :class:`RegistryError`.
         """
         resolved = db.resolve_url(url, home)
+        checkpoints = open_store(db.resolve_store(store, home))
         engine = db.make_engine(resolved)
         try:
             db.ensure_schema(engine, resolved, upgrade=upgrade)
         except SQLAlchemyError as exc:
             engine.dispose()
-            raise _translate(exc) from None
+            raise _translate_open(exc, resolved) from None
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, resolved, CheckpointStore(db.resolve_store(store, home)))
+        return cls(engine, resolved, checkpoints)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -306,7 +325,7 @@ class Registry:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Registry(url={self.url!r}, store={str(self.store.root)!r})"
+        return f"Registry(url={db.describe_url(self.url)!r}, store={self.store.location!r})"
 
     def schema_revision(self) -> str | None:
         return db.current_revision(self.engine)[0]
@@ -583,6 +602,7 @@ class Registry:
             digest, size, uri = self.store.put(bytes(data))
 
             def work(session: Session) -> CheckpointRecord:
+                db.lock_until_commit(session.connection(), _name_lock(name))
                 links = parent_links(session)
                 domain_row = session.scalars(
                     select(SqlDomain).where(SqlDomain.name == domain)
@@ -656,8 +676,10 @@ class Registry:
     def tag(self, ref: str, alias: str) -> CheckpointRecord:
         """Point ``NAME@alias`` at the checkpoint ``ref`` names (moving it if needed; recorded)."""
         validate_alias(alias)
+        lock = _name_lock(parse_reference(ref).name)
 
         def work(session: Session) -> CheckpointRecord:
+            db.lock_until_commit(session.connection(), lock)
             row = self._find(session, ref)
             self._point_alias(session, row, alias)
             session.flush()
@@ -688,8 +710,10 @@ class Registry:
         """Remove a checkpoint: its record becomes a tombstone, its aliases go, its file goes
         (unless another record shares it). Refuses while live checkpoints descend from it,
         unless ``force``; lineage stays readable either way."""
+        lock = _name_lock(parse_reference(ref).name)
 
         def work(session: Session) -> tuple[CheckpointRecord, bool]:
+            db.lock_until_commit(session.connection(), lock)
             row = self._find(session, ref)
             children = session.execute(
                 select(SqlCheckpoint.name, SqlCheckpoint.version, SqlLineageEdge.relation)
@@ -731,10 +755,8 @@ class Registry:
 
         with self.store.deleting():
             record, shared = self._write(work)
-            if not shared and record.digest:
-                path = self.store.path_for(record.digest)
-                if path.as_uri() == record.uri:
-                    self.store.delete(path)
+            if not shared and record.digest and self.store.uri_for(record.digest) == record.uri:
+                self.store.delete(record.uri)
         return record
 
     # -- verification ------------------------------------------------------------------------
@@ -775,13 +797,13 @@ class Registry:
                 )
                 (report.missing if problem[0] == "missing" else report.mismatched).append(entry)
             referenced = {digest for _, _, _, digest, _ in rows}
-            for path, digest in self.store.files():
-                if digest is not None and digest in referenced:
+            for uri, digest in self.store.files():
+                if digest is not None and (digest in referenced or not self.store.settled(uri)):
                     continue
-                report.orphans.append(path.as_uri())
+                report.orphans.append(uri)
                 if clean:
-                    self.store.delete(path)
-                    report.removed_orphans.append(path.as_uri())
+                    self.store.delete(uri)
+                    report.removed_orphans.append(uri)
         return report
 
     # -- lineage and bundles (their own modules) -----------------------------------------------

@@ -1,22 +1,46 @@
-"""Fixtures shared by every test: an isolated recgraft home and a fresh plugin system."""
+"""Fixtures shared by every test: an isolated recgraft home, a fresh plugin system, and
+empty registry databases on each backend (SQLite always, PostgreSQL when there is a server)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from recgraft import plugin_manager
 
 PLUGIN_FIXTURES = Path(__file__).parent / "plugins"
+POSTGRES_URL_ENV = "RECGRAFT_TEST_POSTGRES_URL"
+REQUIRE_POSTGRES_ENV = "CI_REQUIRE_POSTGRES"
+NO_POSTGRES = f"PostgreSQL not available: set {POSTGRES_URL_ENV}, see .ci/postgres"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Toy-sized models run fastest on one thread, and test subprocesses then never
     oversubscribe the cores; set before torch is first imported (here or in subprocesses)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need the PostgreSQL server carry the ``postgres`` mark (``-m postgres``)."""
+    for item in items:
+        if "postgres_admin" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say once, with the reason, how many PostgreSQL tests were skipped."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        if "postgres" in report.keywords and isinstance(report.longrepr, tuple):
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+            reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in reasons.items():
+        terminalreporter.write_line(f"SKIPPED {count} PostgreSQL tests: {reason}", yellow=True)
 
 
 @pytest.fixture(autouse=True)
@@ -48,3 +72,74 @@ def plugins_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Any]:
+    """An autocommit engine on the test server's database ($RECGRAFT_TEST_POSTGRES_URL).
+
+    Without a reachable server the PostgreSQL tests are skipped, or fail when
+    $CI_REQUIRE_POSTGRES is 1 (CI must not pass by skipping them).
+    """
+    from sqlalchemy import text
+
+    from recgraft.registry.db import describe_url, make_engine
+
+    def unavailable(reason: str) -> None:
+        if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+            pytest.fail(f"{REQUIRE_POSTGRES_ENV}=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if not url:
+        unavailable(NO_POSTGRES)
+        return
+    try:
+        engine = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # a missing driver, a bad URL, a server that is down
+        first = " ".join(str(exc).split())[:200]
+        unavailable(
+            f"PostgreSQL at {describe_url(url)} is not reachable ({first}); see .ci/postgres"
+        )
+        return
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def new_postgres_url(postgres_admin: Any) -> Iterator[Callable[[], str]]:
+    """``new_postgres_url()``: the URL of a new, empty database, dropped after the test."""
+    from sqlalchemy import text
+
+    created: list[str] = []
+
+    def new() -> str:
+        name = f"recgraft_t_{uuid.uuid4().hex[:16]}"
+        with postgres_admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return postgres_admin.url.set(database=name).render_as_string(hide_password=False)
+
+    yield new
+    with postgres_admin.connect() as conn:
+        for name in created:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """The registry's database, once per backend (tests that use it run on each)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def new_database_url(
+    db_backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Callable[[str], str]:
+    """``new_database_url(label)``: the URL of a new, empty database on the backend under test."""
+    if db_backend == "postgresql":
+        new_postgres = request.getfixturevalue("new_postgres_url")
+        return lambda label: new_postgres()
+    return lambda label: f"sqlite:///{tmp_path / f'{label}.db'}"

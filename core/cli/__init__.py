@@ -2,11 +2,13 @@
 
 Commands import heavy modules (torch) inside their bodies, so ``recgraft --help`` and the
 commands that need no model start fast. Every user error becomes one line on stderr and
-exit code 2.
+exit code 2. Under torchrun any failure is one line naming the process, exit code 1 for
+anything but a user error.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -35,20 +37,43 @@ class RecgraftGroup(click.Group):
         try:
             return super().invoke(ctx)
         except RecgraftError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(_in_job(str(exc))) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except Exception as exc:
             # The registry has its own error hierarchy (it does not import core).
             from recgraft.registry.errors import RegistryError
 
             if isinstance(exc, RegistryError):
-                raise UserError(str(exc)) from None
+                raise UserError(_in_job(str(exc))) from None
+            if "WORLD_SIZE" in os.environ:  # under torchrun: a line, not a traceback per process
+                from recgraft.distributed import PeerFailure
+
+                detail = str(exc) if isinstance(exc, PeerFailure) else f"failed: {type(exc).__name__}: {exc}"
+                raise ProcessFailed(f"{_process()} {' '.join(detail.split())}") from None
             raise
+
+
+def _process() -> str:
+    """Which process of a torchrun job this is: ``rank R of N``."""
+    return f"rank {os.environ.get('RANK', '?')} of {os.environ.get('WORLD_SIZE', '?')}"
+
+
+def _in_job(message: str) -> str:
+    """Under torchrun with several processes, the message names the process it comes from."""
+    return f"{_process()}: {message}" if os.environ.get("WORLD_SIZE", "1") != "1" else message
 
 
 class UserError(click.ClickException):
     """A user error raised by a command: printed as one line, exit code 2."""
 
     exit_code = 2
+
+
+class ProcessFailed(click.ClickException):
+    """A process of a torchrun job failed (or stopped because another did): one line, exit code 1."""
+
+    exit_code = 1
 
 
 def build_cli() -> click.Group:

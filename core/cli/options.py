@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,15 +18,37 @@ def json_option(func: F) -> F:
 
 
 def registry_option(func: F) -> F:
-    """``--registry URL``: the registry's SQLAlchemy URL (default: SQLite in $RECGRAFT_HOME)."""
+    """``--registry URL``: the registry's SQLAlchemy URL (default: SQLite in $RECGRAFT_HOME),
+    and ``--store URL``: where its checkpoint files go (default: $RECGRAFT_HOME/checkpoints).
+
+    The command gets ``registry_url``; ``--store`` applies to every registry the command
+    opens without naming a store (through :func:`recgraft.registry.db.default_store`).
+    """
+
+    @functools.wraps(func)
+    def with_store(*args: Any, checkpoint_store: str | None = None, **kwargs: Any) -> Any:
+        from recgraft.registry.db import default_store
+
+        with default_store(checkpoint_store):
+            return func(*args, **kwargs)
+
+    with_store = click.option(
+        "--store",
+        "checkpoint_store",
+        default=None,
+        metavar="URL",
+        help="Checkpoint store: a folder or an fsspec URL such as s3://bucket/prefix "
+        "(default: $RECGRAFT_HOME/checkpoints; env RECGRAFT_CHECKPOINTS).",
+    )(with_store)
     return click.option(
         "--registry",
         "registry_url",
         envvar="RECGRAFT_REGISTRY_URL",
         default=None,
         metavar="URL",
-        help="Registry database URL (default: sqlite in $RECGRAFT_HOME; env RECGRAFT_REGISTRY_URL).",
-    )(func)
+        help="Registry database URL, e.g. postgresql://user:password@host/db (default: sqlite "
+        "in $RECGRAFT_HOME; env RECGRAFT_REGISTRY_URL).",
+    )(with_store)  # type: ignore[return-value]
 
 
 def echo_json(payload: Any) -> None:

@@ -1,4 +1,9 @@
-"""``recgraft pretrain``: train an encoder on a domain and register the checkpoint."""
+"""``recgraft pretrain``: train an encoder on a domain and register the checkpoint.
+
+Under ``torchrun --nproc-per-node N -m recgraft pretrain ...`` the N processes train together
+(:mod:`recgraft.distributed`); rank 0 alone opens the registry, keeps the resume file,
+prints, and registers once every process has finished.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ def pretrain(
     overrides: tuple[str, ...], resume: bool, registry_url: str | None, as_json: bool,
 ) -> None:
     """Pretrain an encoder with its own objective, evaluate it, and register the checkpoint."""
+    from recgraft import distributed
     from recgraft.components import parse_model
     from recgraft.data.loader import load_domain
     from recgraft.plugin_manager import load_plugins
@@ -62,23 +68,30 @@ def pretrain(
     train_config = parse_model("train config", TrainConfig, sections["train"])
     if name is not None:
         validate_name(name)
-    registry = Registry.open(url=registry_url)  # fail on a bad registry before training
 
-    started = time.perf_counter()
-    domain = load_domain(data_path, format=data_format, name=domain_name)
-    resume_path = _resume_file({
-        "data": domain.fingerprint(), "encoder": encoder_name,
-        "config": encoder_config.model_dump(), "train": train_config.model_dump(),
-    })
-    resume_path.parent.mkdir(parents=True, exist_ok=True)
-    if not resume and resume_path.exists():
-        resume_path.unlink()
-    trained = run_pretrain(
-        domain, encoder_name, encoder_config, train_config, device=device,
-        progress=Progress(enabled=True), resume=resume_path,
-    )
-    record = trained.register(registry, name=name)
-    resume_path.unlink(missing_ok=True)
+    with distributed.session(device):
+        main = distributed.is_main_process()
+        registry = distributed.on_main(lambda: Registry.open(url=registry_url))  # fail before training
+        started = time.perf_counter()
+        domain = load_domain(data_path, format=data_format, name=domain_name)
+        resume_path = _resume_file({  # the same run with any number of processes
+            "data": domain.fingerprint(), "encoder": encoder_name,
+            "config": encoder_config.model_dump(), "train": train_config.model_dump(),
+        })
+        if main:
+            resume_path.parent.mkdir(parents=True, exist_ok=True)
+            if not resume and resume_path.exists():
+                resume_path.unlink()
+        trained = run_pretrain(
+            domain, encoder_name, encoder_config, train_config, device=device,
+            progress=Progress(enabled=main), resume=resume_path,
+        )
+        distributed.all_finished()
+        if not main:
+            return  # the other processes are silent
+        assert registry is not None
+        record = trained.register(registry, name=name)
+        resume_path.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
     payload = {
         "checkpoint": record.reference,

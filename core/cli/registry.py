@@ -1,7 +1,8 @@
 """``recgraft registry``: list, show, lineage, verify, remove, tag, export, import, upgrade.
 
 A thin layer over :class:`recgraft.registry.Registry`. Every subcommand takes ``--registry
-URL`` and ``--json`` (one JSON object on stdout, nothing else there). User errors are
+URL`` (SQLite, PostgreSQL, ...), ``--store URL`` (a folder or an fsspec URL for the checkpoint
+files) and ``--json`` (one JSON object on stdout, nothing else there). User errors are
 :class:`RegistryError` subclasses, which the top-level group prints as one line (exit 2).
 ``verify`` exits 1 when it leaves problems behind (missing or mismatched files, orphans
 not cleaned).
@@ -251,10 +252,12 @@ def import_(path: Path, registry_url: str | None, as_json: bool) -> None:
 @json_option
 def upgrade(registry_url: str | None, as_json: bool) -> None:
     """Bring the registry's database schema up to date (Alembic migrations)."""
+    from recgraft.registry.db import describe_url
+
     with _open(registry_url, upgrade=True) as reg:
         revision = reg.schema_revision()
     if as_json:
-        echo_json({"revision": revision, "url": reg.url})
+        echo_json({"revision": revision, "url": describe_url(reg.url)})
     else:
         click.echo(f"registry schema at revision {revision}")
 

@@ -3,6 +3,10 @@
 The transferred model and, unless ``--no-baseline``, the ``scratch`` baseline (same
 architecture, random start) train on the same split with the same seed; the relative gain
 per test metric is reported, and a negative one is called what it is: negative transfer.
+
+Under ``torchrun --nproc-per-node N -m recgraft transfer ...`` the N processes train together
+(:mod:`recgraft.distributed`); rank 0 alone reads the source checkpoint (and sends it to
+the others), prints, and registers once every process has finished.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ def transfer(
     seed: int, overrides: tuple[str, ...], no_baseline: bool, registry_url: str | None, as_json: bool,
 ) -> None:
     """Transfer a pretrained checkpoint to a target domain, train it, and register the result."""
+    from recgraft import distributed
     from recgraft.components import parse_model
     from recgraft.data.loader import load_domain
     from recgraft.data.split import keep_train_fraction, leave_one_out
@@ -93,55 +98,67 @@ def transfer(
             system.catalog.config(kind, {"strategy": strategy_name, "head": head_name, "extractor": extractor_name}[kind], values)
     if name is not None:
         validate_name(name)
-    registry = Registry.open(url=registry_url)
-    record = registry.resolve(reference)
 
-    progress = Progress(enabled=True)  # on stderr, so --json output stays clean
-    target = load_domain(data_path, format=data_format, name=domain_name)
-    source_domain = load_domain(source_data) if source_data is not None else None
-    split = leave_one_out(target)
-    if train_fraction < 1.0:
-        split = keep_train_fraction(split, train_fraction, seed)
-    graft = Transfer.from_checkpoint(
-        registry, record.reference, strategy=strategy_name, extractor=extractor_name, head=head_name,
-        strategy_config=sections["strategy"], extractor_config=sections["extractor"], head_config=sections["head"],
-        align_on=align_on, source_domain=source_domain,
-    )
-    result = graft.fit(split, train_config, device=device, progress=progress)
-    if result.alignment.note:
-        click.echo(f"note: {result.alignment.note}", err=True)
-    test = result.evaluate("test")
-    payload: dict[str, Any] = {
-        "checkpoint": None,
-        "source": record.reference,
-        "strategy": strategy_name,
-        "metrics": {"valid": _rounded(result.training.valid), "test": _rounded(test)},
-        "zero_shot": {"valid": _rounded(result.training.zero_shot_valid)},
-        "best_epoch": result.training.best_epoch,
-        "epochs": result.training.epochs,
-        "overlap": result.alignment.report(),
-        "train_users": int(len(split.train_users)),
-    }
-    extra: dict[str, Any] = {"train_fraction": train_fraction}
-    if not no_baseline:
-        progress.log("training the scratch baseline on the same split")
-        scratch_config = {"item_bias": graft.strategy.config.item_bias}
-        baseline = graft.with_strategy("scratch", scratch_config).fit(split, train_config, device=device, progress=progress)
-        baseline_test = baseline.evaluate("test")
-        gain = relative_gain(test, baseline_test)
-        payload["baseline"] = {"metrics": {"valid": _rounded(baseline.training.valid), "test": _rounded(baseline_test)},
-                               "best_epoch": baseline.training.best_epoch}
-        payload["gain"] = gain
-        extra.update(baseline={"test": _rounded(baseline_test)}, gain=gain)
-    saved = result.register(registry, name=name, extra=extra)
-    payload["checkpoint"] = saved.reference
+    with distributed.session(device):
+        main = distributed.is_main_process()
+        registry = distributed.on_main(lambda: Registry.open(url=registry_url))
+
+        def read_source() -> tuple[str, bytes]:
+            assert registry is not None
+            record = registry.resolve(reference)
+            return record.reference, registry.read_bytes(record)
+
+        source_reference, checkpoint = distributed.share(read_source)  # rank 0 reads, all get it
+        progress = Progress(enabled=main)  # on stderr, so --json output stays clean
+        target = load_domain(data_path, format=data_format, name=domain_name)
+        source_domain = load_domain(source_data) if source_data is not None else None
+        split = leave_one_out(target)
+        if train_fraction < 1.0:
+            split = keep_train_fraction(split, train_fraction, seed)
+        graft = Transfer.from_bytes(
+            checkpoint, source_reference, strategy=strategy_name, extractor=extractor_name, head=head_name,
+            strategy_config=sections["strategy"], extractor_config=sections["extractor"], head_config=sections["head"],
+            align_on=align_on, source_domain=source_domain,
+        )
+        result = graft.fit(split, train_config, device=device, progress=progress)
+        if result.alignment.note and main:
+            click.echo(f"note: {result.alignment.note}", err=True)
+        test = result.evaluate("test")
+        payload: dict[str, Any] = {
+            "checkpoint": None,
+            "source": source_reference,
+            "strategy": strategy_name,
+            "metrics": {"valid": _rounded(result.training.valid), "test": _rounded(test)},
+            "zero_shot": {"valid": _rounded(result.training.zero_shot_valid)},
+            "best_epoch": result.training.best_epoch,
+            "epochs": result.training.epochs,
+            "overlap": result.alignment.report(),
+            "train_users": int(len(split.train_users)),
+        }
+        extra: dict[str, Any] = {"train_fraction": train_fraction}
+        if not no_baseline:
+            progress.log("training the scratch baseline on the same split")
+            scratch_config = {"item_bias": graft.strategy.config.item_bias}
+            baseline = graft.with_strategy("scratch", scratch_config).fit(split, train_config, device=device, progress=progress)
+            baseline_test = baseline.evaluate("test")
+            gain = relative_gain(test, baseline_test)
+            payload["baseline"] = {"metrics": {"valid": _rounded(baseline.training.valid), "test": _rounded(baseline_test)},
+                                   "best_epoch": baseline.training.best_epoch}
+            payload["gain"] = gain
+            extra.update(baseline={"test": _rounded(baseline_test)}, gain=gain)
+        distributed.all_finished()
+        if not main:
+            return  # the other processes are silent
+        assert registry is not None
+        saved = result.register(registry, name=name, extra=extra)
+        payload["checkpoint"] = saved.reference
     if as_json:
         echo_json(payload)
         return
     overlap = payload["overlap"]
     click.echo(f"aligned {overlap['matched']:,} of {overlap['target_items']:,} target items by {overlap['on']} "
                f"({overlap['share']:.1%}); trained on {payload['train_users']:,} users")
-    click.echo(f"registered {saved.reference} ({strategy_name} from {record.reference}): test NDCG@10 "
+    click.echo(f"registered {saved.reference} ({strategy_name} from {source_reference}): test NDCG@10 "
                f"{test['ndcg@10']:.4f}, HR@10 {test['hr@10']:.4f} (best epoch {result.training.best_epoch}; "
                f"zero-shot valid NDCG@10 {result.training.zero_shot_valid['ndcg@10']:.4f})")
     if "gain" in payload:

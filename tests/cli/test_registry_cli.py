@@ -4,10 +4,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import make_url
 
 from recgraft.cli import build_cli
 from recgraft.registry import Registry
@@ -154,6 +156,46 @@ def test_registry_option_and_upgrade(home: Path, tmp_path: Path) -> None:
     code, out, _ = invoke("registry", "upgrade", "--registry", url, "--json")
     assert code == 0 and json.loads(out)["revision"]
     assert (tmp_path / "elsewhere.db").exists() and not (home / "registry.db").exists()
+
+
+def test_store_option_points_at_the_checkpoint_store(home: Path, tmp_path: Path) -> None:
+    from recgraft.registry import CheckpointStore
+
+    _, _, orphan = CheckpointStore(tmp_path / "team-store").put(b"orphan")
+    code, out, _ = invoke("registry", "verify", "--json")
+    assert code == 0 and json.loads(out)["orphans"] == []  # $RECGRAFT_HOME/checkpoints
+    code, out, _ = invoke("registry", "verify", "--store", str(tmp_path / "team-store"), "--json")
+    assert code == 1 and json.loads(out)["orphans"] == [orphan]
+
+
+def test_list_on_each_backend(home: Path, new_database_url: Callable[[str], str]) -> None:
+    url = new_database_url("team")
+    with Registry.open(url=url) as registry:
+        registry.register("pre", b"w", domain="ml-1m", encoder="transformer", encoder_config={})
+    code, out, _ = invoke("registry", "list", "--registry", url, "--json")
+    assert code == 0 and [c["reference"] for c in json.loads(out)["checkpoints"]] == ["pre@1"]
+    code, out, _ = invoke("registry", "upgrade", "--registry", url, "--json")
+    shown = make_url(url).render_as_string(hide_password=True)  # a password never shows
+    assert code == 0 and json.loads(out)["url"] == shown
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--store", "nosuchfs://bucket/x"), "Protocol not known: nosuchfs"),
+        (("--registry", "not a url"), "not a database URL"),
+        (
+            ("--registry", "postgresql+psycopg://u:s3cret@127.0.0.1:1/x"),
+            "cannot open the registry database postgresql+psycopg://u:***@127.0.0.1:1/x",
+        ),
+    ],
+)
+def test_bad_store_or_database_exits_2_with_one_line(
+    home: Path, args: tuple[str, ...], message: str
+) -> None:
+    code, out, err = invoke("registry", "list", *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and message in err and "s3cret" not in err
 
 
 def test_real_subprocess_list_json(reg: Registry, home: Path) -> None:

@@ -1,12 +1,13 @@
-"""Fixtures: a registry on ``tmp_path``; the database URL comes from its own fixture so these
-tests can later be parametrized over PostgreSQL."""
+"""Fixtures: a registry on a new database of each backend (``db_backend``, see
+tests/conftest.py: SQLite always, PostgreSQL when $RECGRAFT_TEST_POSTGRES_URL names a
+server) with its checkpoint files under ``tmp_path``."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,8 @@ def registry_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def registry_url(registry_home: Path) -> str:
-    return f"sqlite:///{registry_home / 'registry.db'}"
+def registry_url(registry_home: Path, new_database_url: Callable[[str], str]) -> str:
+    return new_database_url("registry")
 
 
 @pytest.fixture
@@ -48,13 +49,20 @@ def _make(
 
 
 def _run_python(
-    code: str, env: dict[str, str] | None = None, timeout: float = 60
+    code: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    args: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter with this environment (plus ``env``)."""
+    """Run ``code`` with ``args`` in a fresh interpreter with this environment (plus ``env``)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-c", code, *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -69,5 +77,6 @@ def make() -> Make:
 
 @pytest.fixture
 def run_python() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """``run_python(code, env=None)``: run code in a fresh interpreter (this env plus ``env``)."""
+    """``run_python(code, env=None, args=())``: run code in a fresh interpreter (this env plus
+    ``env``), ``args`` in ``sys.argv[1:]``."""
     return _run_python

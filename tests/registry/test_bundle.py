@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,18 @@ from recgraft.registry import BundleError, CheckpointIntegrityError, Registry
 
 
 @pytest.fixture
-def other(tmp_path: Path) -> Registry:
-    reg = Registry.open(url=f"sqlite:///{tmp_path / 'other.db'}", store=tmp_path / "other-ckpt")
+def other(tmp_path: Path, new_database_url: Callable[[str], str]) -> Iterator[Registry]:
+    reg = Registry.open(url=new_database_url("other"), store=tmp_path / "other-ckpt")
     yield reg
     reg.close()
 
 
 def test_export_import_round_trip_relinks_parents(
-    make: Any, registry: Registry, other: Registry, tmp_path: Path
+    make: Any,
+    registry: Registry,
+    other: Registry,
+    tmp_path: Path,
+    new_database_url: Callable[[str], str],
 ) -> None:
     pre = make(registry, "pre", data=b"pretrained")
     child = make(
@@ -52,7 +57,7 @@ def test_export_import_round_trip_relinks_parents(
     assert other.import_bundle(bundle).id == imported.id  # idempotent
 
     # With the parent imported first, the child links to it.
-    third = Registry.open(url=f"sqlite:///{tmp_path / 'third.db'}", store=tmp_path / "third-ckpt")
+    third = Registry.open(url=new_database_url("third"), store=tmp_path / "third-ckpt")
     third.import_bundle(registry.export_bundle("pre", tmp_path))
     linked = third.import_bundle(bundle)
     graph = third.lineage(linked.reference)

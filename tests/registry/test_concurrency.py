@@ -1,4 +1,5 @@
-"""Real processes on a real SQLite file: concurrent writers, and a crash before the commit."""
+"""Real processes on a real database (SQLite file, PostgreSQL server): concurrent writers,
+and a crash before the commit."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,10 @@ WORKER = textwrap.dedent(
 )
 
 
-def test_eight_processes_never_share_or_skip_a_version(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
+def test_eight_processes_never_share_or_skip_a_version(
+    tmp_path: Path, new_database_url: Callable[[str], str]
+) -> None:
+    url = new_database_url("registry")
     store = tmp_path / "checkpoints"
     go = tmp_path / "go"
     procs = [

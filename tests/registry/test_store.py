@@ -210,8 +210,11 @@ def test_open_reads_environment_at_call_time(
         assert reg.list() == []  # an argument beats the env
 
 
-def test_sqlite_pragmas(registry: Registry) -> None:
-    with registry.engine.connect() as conn:
+def test_sqlite_pragmas(tmp_path: Path) -> None:
+    with (
+        Registry.open(url=f"sqlite:///{tmp_path / 'r.db'}", store=tmp_path / "c") as registry,
+        registry.engine.connect() as conn,
+    ):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
