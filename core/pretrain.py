@@ -66,7 +66,6 @@ class PretrainedEncoder:
         """
         if not distributed.is_main_process():
             raise ConfigError("under torchrun only rank 0 registers (see recgraft.distributed.is_main_process)")
-        provenance = training_provenance(self.device, precision_for(self.device))
         processes = {"processes": self.result.processes} if self.result.processes > 1 else {}
         return registry.register(
             name or f"{self.domain.name}-{self.encoder_name}",
@@ -76,10 +75,7 @@ class PretrainedEncoder:
             encoder_config=self.encoder.config.model_dump(),
             metrics=self.metrics,
             dataset_fingerprint=self.domain.fingerprint(),
-            device=provenance["device"],
-            precision=provenance["precision"],
-            torch_version=provenance["torch_version"],
-            recgraft_version=provenance["recgraft_version"],
+            **training_provenance(self.device, precision_for(self.device)),
             parents=parents,
             extra={"epochs": self.result.epochs, "best_epoch": self.result.best_epoch,
                    "seconds": round(self.result.seconds, 2), "parameters": self.encoder.num_parameters(),

@@ -59,6 +59,18 @@ class TrainResult:
     processes: int = 1  # how many processes trained together (torchrun)
 
 
+def should_stop(train: TrainConfig, epoch: int, best_epoch: int, seconds: float, progress: Progress) -> bool:
+    """Early stopping: ``patience`` epochs without a better validation score, or the time budget
+    spent (decided alike on every process under torchrun)."""
+    if epoch - best_epoch >= train.patience:
+        return True
+    out_of_time = train.max_minutes is not None and seconds > train.max_minutes * 60
+    if distributed.any_process(out_of_time):
+        progress.log(f"stopping: {train.max_minutes} minutes reached")
+        return True
+    return False
+
+
 def _load_resume(path: Path, device: torch.device) -> dict[str, object] | None:
     """The saved state (on rank 0; the other processes get it from there), or None."""
     if not path.exists():
@@ -174,11 +186,7 @@ def fit(
             tmp = resume_path.with_suffix(".tmp")
             torch.save(state, tmp)
             tmp.replace(resume_path)
-        if epoch - best_epoch >= train.patience:
-            break
-        out_of_time = train.max_minutes is not None and record["seconds"] > train.max_minutes * 60
-        if distributed.any_process(out_of_time):  # every process stops after the same epoch
-            progress.log(f"stopping: {train.max_minutes} minutes reached")
+        if should_stop(train, epoch, best_epoch, record["seconds"], progress):
             break
     if averager is not None:
         averager.close()

@@ -337,7 +337,6 @@ class TransferResult:
         if not distributed.is_main_process():
             raise ConfigError("under torchrun only rank 0 registers (see recgraft.distributed.is_main_process)")
         t = self.transfer
-        provenance = training_provenance(self.device, precision_for(self.device))
         parents = [(t.source.reference, t.strategy_name)] if t.source.reference else []
         return registry.register(
             name or f"{self.domain.name}-{t.source.encoder_name}-{t.strategy_name}",
@@ -348,10 +347,7 @@ class TransferResult:
             strategy=t.strategy_name,
             metrics=_finite(self.metrics),
             dataset_fingerprint=self.domain.fingerprint(),
-            device=provenance["device"],
-            precision=provenance["precision"],
-            torch_version=provenance["torch_version"],
-            recgraft_version=provenance["recgraft_version"],
+            **training_provenance(self.device, precision_for(self.device)),
             parents=parents,
             extra={
                 "extractor": t.extractor_name, "head": t.head_name, "alignment": self.alignment.report(),

@@ -29,7 +29,7 @@ from recgraft.device import autocast
 from recgraft.evaluation import evaluate
 from recgraft.progress import Progress
 from recgraft.strategy import TransferStrategy
-from recgraft.training import TrainConfig
+from recgraft.training import TrainConfig, should_stop
 from recgraft.transfer_model import TransferModel
 
 #: On tiny training sets (a few dozen users) one pass is one or two updates; an epoch then
@@ -175,11 +175,7 @@ def fit_transfer(
             + (f" valid_ndcg@10 {record['valid_ndcg@10']:.4f}" if "valid_ndcg@10" in record else "")
             + f" ({record['seconds']:.1f}s)"
         )
-        if epoch - best_epoch >= train.patience:
-            break
-        out_of_time = train.max_minutes is not None and record["seconds"] > train.max_minutes * 60
-        if distributed.any_process(out_of_time):  # every process stops after the same epoch
-            progress.log(f"stopping: {train.max_minutes} minutes reached")
+        if should_stop(train, epoch, best_epoch, record["seconds"], progress):
             break
     if averager is not None:
         averager.close()
