@@ -10,7 +10,7 @@ import torch
 
 from recgraft.batching import padded_histories
 from recgraft.data.split import LeaveOneOutSplit, Sequences
-from recgraft.metrics import RankingMetrics, breakdown_by_history_length, target_ranks
+from recgraft.metrics import RankingMetrics, breakdown_by_history_length, mask_history, target_ranks
 
 Stage = Literal["valid", "test"]
 Scorer = Callable[[torch.Tensor], torch.Tensor]  # histories (B, L) -> scores (B, I + 1)
@@ -57,16 +57,13 @@ def rank_targets(
     for start in range(0, len(users), batch_size):
         chosen = order[start : start + batch_size]
         chunk = users[chosen]
-        window = min(max_length, max(int(lengths[chosen].max(initial=1)), 1)) if trim_padding else max_length
+        window = min(max_length, int(lengths[chosen].max(initial=1))) if trim_padding else max_length
         inputs = padded_histories(history, chunk, window).to(device)
         targets = targets_all[chunk].to(device)
         scores = scorer(inputs).float()
         # Exclusion uses the whole history, not only the encoder's window.
         rows, items = _history_entries(history, chunk)
-        kept = scores.gather(1, targets.view(-1, 1))
-        scores[rows.to(device), items.to(device)] = float("-inf")
-        scores[:, 0] = float("-inf")
-        scores.scatter_(1, targets.view(-1, 1), kept)
+        scores = mask_history(scores, items.to(device), targets, rows=rows.to(device), inplace=True)
         ranks[torch.from_numpy(chosen)] = target_ranks(scores, targets).cpu()
     return users, ranks
 

@@ -37,22 +37,29 @@ def target_ranks(scores: Tensor, targets: Tensor) -> Tensor:
     return (scores >= target_scores).sum(dim=1) - 1
 
 
-def exclude_items(scores: Tensor, items: Tensor, *, inplace: bool = False) -> Tensor:
-    """Set the scores of ``items`` (B, L), 0-padded, and of the pad column 0 to -inf."""
+def exclude_items(scores: Tensor, items: Tensor, *, rows: Tensor | None = None, inplace: bool = False) -> Tensor:
+    """Set the scores of ``items`` and of the pad column 0 to -inf.
+
+    ``items`` is (B, L), 0-padded, one row per user; or, with ``rows``, a flat (N,) list of
+    items whose user rows ``rows`` (N,) gives (no padding needed for ragged histories).
+    """
     out = scores if inplace else scores.clone()
-    if items.numel():
+    if rows is not None:
+        out[rows, items.long()] = float("-inf")
+    elif items.numel():
         out.scatter_(1, items.long(), float("-inf"))
     out[:, 0] = float("-inf")
     return out
 
 
 def mask_history(
-    scores: Tensor, history: Tensor, targets: Tensor, *, inplace: bool = False
+    scores: Tensor, history: Tensor, targets: Tensor, *, rows: Tensor | None = None, inplace: bool = False
 ) -> Tensor:
-    """Exclude each user's ``history`` (B, L), 0-padded, and the pad item; the target keeps its score."""
+    """Exclude each user's ``history`` (as ``exclude_items`` takes it) and the pad item; the
+    target keeps its score."""
     idx = targets.long().view(-1, 1)
     kept = scores.gather(1, idx)  # (B, 1)
-    out = exclude_items(scores, history, inplace=inplace)
+    out = exclude_items(scores, history, rows=rows, inplace=inplace)
     out.scatter_(1, idx, kept)
     return out
 

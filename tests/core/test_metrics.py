@@ -135,3 +135,10 @@ def test_breakdown_buckets() -> None:
     assert rows[1]["ndcg@10"] == pytest.approx(1 / math.log2(5))
     assert rows[2]["hr@10"] == 0.0
     assert rows[3]["hr@10"] == 0.5 and rows[3]["ndcg@10"] == pytest.approx(1 / math.log2(11) / 2)
+
+
+def test_mask_history_takes_ragged_histories_as_row_item_pairs() -> None:
+    scores = torch.tensor([[9.0, 5.0, 4.0, 3.0], [9.0, 5.0, 4.0, 3.0]])
+    rows, items = torch.tensor([0, 0, 1]), torch.tensor([1, 3, 2])
+    masked = mask_history(scores, items, torch.tensor([3, 1]), rows=rows)
+    assert masked.tolist() == [[INF, INF, 4.0, 3.0], [INF, 5.0, INF, 3.0]]
