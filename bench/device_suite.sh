@@ -24,8 +24,8 @@ read -r -a TRANSFER_ARGS <<< "${TRANSFER_ARGS:-}"  # e.g. "--epochs 2" for a smo
 export PYTHONUNBUFFERED=1 RECGRAFT_HOME=${RECGRAFT_HOME:-$(mktemp -d)/home}
 REGISTRY=sqlite:///$RECGRAFT_HOME/registry.db
 WORK=$(mktemp -d)
-TRANSFORMER_STRATEGIES=(scratch direct fusion finetune "finetune:encoder_lr_scale=0.1" "finetune:encoder_lr_scale=1.0"
-    "finetune:source_mix=1.0" "finetune:source_mix=1.0,encoder_lr_scale=1.0")
+TRANSFORMER_STRATEGIES=(scratch direct fusion finetune "finetune:encoder_lr_scale=0.1"
+    "finetune:head_first_epochs=5,encoder_lr_scale=0.1" "finetune:encoder_lr_scale=1.0" "finetune:source_mix=1.0")
 SIDE_STRATEGIES=(scratch direct fusion finetune)
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null

@@ -11,9 +11,12 @@ line; runs already there are skipped, so an interrupted grid resumes), ``table.m
 over seeds of test NDCG@10 and HR@10 against scratch, relative gain) and ``ndcg.png``.
 
     python bench/transfer_movielens.py --out docs/results/transfer --source-epochs 200
-    python bench/transfer_movielens.py --source-checkpoint ml-1m-transformer --encoders transformer \\
+    python bench/transfer_movielens.py --source-checkpoint ml-1m-transformer --encoders transformer \
         --fractions 0.05 0.1 --seeds 0 --strategies scratch finetune
     python bench/transfer_movielens.py --synthetic --out /tmp/transfer-toy     # toy scale, minutes on a CPU
+
+Training runs at batch 32 (small targets take many small steps) with length bucketing
+(``bucket_by_length``); every strategy, scratch included, gets the same training settings.
 
 A strategy may carry settings, ``finetune:source_mix=1.0,encoder_lr_scale=0.1``, so several
 variants of one strategy run side by side. The table's "best" row per encoder and fraction
@@ -109,7 +112,8 @@ def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: A
     config = {k: json.loads(v) for k, v in settings.items() if k in known}
     if config:
         transfer = transfer.with_strategy(strategy, config)
-    train = {"seed": seed, "epochs": args.epochs, "patience": args.patience, "learning_rate": args.learning_rate}
+    train = {"seed": seed, "epochs": args.epochs, "patience": args.patience, "learning_rate": args.learning_rate,
+             "batch_size": args.batch_size, "bucket_by_length": True}
     started = time.perf_counter()
     result = transfer.fit(split, train, device=args.device)
     test = result.evaluate("test", breakdown=True)  # read once
@@ -128,8 +132,21 @@ def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: A
     }
 
 
+def complete(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of variants run on every seed of their (encoder, fraction) cell; exploratory
+    variants run on fewer seeds stay in results.jsonl but out of the table and the plot."""
+    seeds: dict[tuple[str, float, str], set[int]] = defaultdict(set)
+    for row in rows:
+        seeds[(row["encoder"], row["fraction"], row["strategy"])].add(row["seed"])
+    most: dict[tuple[str, float], int] = defaultdict(int)
+    for (encoder, fraction, _), found in seeds.items():
+        most[(encoder, fraction)] = max(most[(encoder, fraction)], len(found))
+    return [r for r in rows if len(seeds[(r["encoder"], r["fraction"], r["strategy"])]) == most[(r["encoder"], r["fraction"])]]
+
+
 def summarize(rows: list[dict[str, Any]]) -> str:
     """Markdown: means over seeds of test NDCG@10 and HR@10, against scratch, with the relative gain."""
+    rows = complete(rows)
     groups: dict[tuple[str, float, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         groups[(row["encoder"], row["fraction"], row["strategy"])].append(row)
@@ -175,9 +192,10 @@ def summarize(rows: list[dict[str, Any]]) -> str:
 
 
 def chosen_variants(rows: list[dict[str, Any]]) -> dict[tuple[str, float], str]:
-    """For each (encoder, fraction), the non-scratch variant with the best mean validation NDCG@10."""
+    """For each (encoder, fraction), the non-scratch variant with the best mean validation NDCG@10
+    among those run on every seed (:func:`complete`)."""
     valid: dict[tuple[str, float], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
+    for row in complete(rows):
         if row["strategy"] != "scratch":
             valid[(row["encoder"], row["fraction"])][row["strategy"]].append(row["valid"]["ndcg@10"])
     return {key: max(by_label, key=lambda label: statistics.fmean(by_label[label]))
@@ -185,8 +203,13 @@ def chosen_variants(rows: list[dict[str, Any]]) -> dict[tuple[str, float], str]:
 
 
 def breakdown_table(rows: list[dict[str, Any]], groups: dict[tuple[str, float, str], list[dict[str, Any]]]) -> list[str]:
-    buckets = list(dict.fromkeys(b for r in rows for b in r.get("test_by_history_length", {})))
-    lines = ["| encoder | fraction | chosen | " + " | ".join(buckets) + " |", "| --- | --- | --- |" + " --- |" * len(buckets)]
+    users: dict[str, int] = {}
+    for r in rows:
+        for bucket, cell in r.get("test_by_history_length", {}).items():
+            users[bucket] = max(users.get(bucket, 0), cell["users"])
+    buckets = [b for b, count in users.items() if count]  # empty buckets (no such users) say nothing
+    lines = ["| encoder | fraction | chosen | " + " | ".join(f"{b} ({users[b]} users)" for b in buckets) + " |",
+             "| --- | --- | --- |" + " --- |" * len(buckets)]
     for (encoder, fraction), label in sorted(chosen_variants(rows).items()):
         cells = []
         for bucket in buckets:
@@ -208,6 +231,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = complete(rows)
     encoders = sorted({r["encoder"] for r in rows})
     figure, axes = plt.subplots(1, len(encoders), figsize=(5 * len(encoders), 4), squeeze=False)
     for axis, encoder in zip(axes[0], encoders, strict=True):
@@ -219,14 +243,14 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
             xs = sorted(by_fraction)
             means = [statistics.fmean(by_fraction[x]) for x in xs]
             style = {"linestyle": "--", "color": "black"} if strategy == "scratch" else {}
-            axis.plot(xs, means, marker="o", label=strategy, **style)
+            (line,) = axis.plot(xs, means, marker="o", label=strategy, **style)
             axis.fill_between(xs, [min(by_fraction[x]) for x in xs], [max(by_fraction[x]) for x in xs], alpha=0.15,
-                              color=style.get("color"))
+                              color=line.get_color())
         axis.set_xscale("log")
         axis.set_xlabel("target train fraction")
         axis.set_ylabel("test NDCG@10")
         axis.set_title(encoder)
-        axis.legend()
+        axis.legend(fontsize=7, loc="upper left")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
 
@@ -249,6 +273,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--patience", type=int, default=10)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=int, default=32, help="training windows per step (small targets: small batches)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="strategy setting (where it applies)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("bench-results/transfer-movielens"))

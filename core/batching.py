@@ -48,6 +48,19 @@ class NextItemExamples:
     def __len__(self) -> int:
         return int(self.inputs.shape[0])
 
+    def lengths(self) -> torch.Tensor:
+        """Real (non-padding) items per window: ``(R,)``."""
+        return (self.inputs > 0).sum(1)
+
+    def trimmed(self) -> NextItemExamples:
+        """The same windows without the leading columns that are padding in every row.
+
+        Only for encoders whose output ignores left padding (``Encoder.padding_invariant``).
+        """
+        filled = (self.inputs > 0).any(0)
+        first = int(filled.int().argmax()) if bool(filled.any()) else self.inputs.shape[1] - 1
+        return NextItemExamples(self.inputs[:, first:], self.targets[:, first:])
+
 
 def next_item_examples(
     sequences: Sequences, users: np.ndarray, max_length: int, all_windows: bool = True
@@ -92,6 +105,11 @@ def shard_indices(order: torch.Tensor, rank: int, world_size: int) -> torch.Tens
     return wrapped[rank::world_size]
 
 
+#: With length bucketing, rows are sorted by length within pools of this many batches:
+#: batches hold similar lengths, and the pools and the batch order stay random.
+BUCKET_POOL_BATCHES = 32
+
+
 def batches(
     num_rows: int,
     batch_size: int,
@@ -99,14 +117,28 @@ def batches(
     device: torch.device,
     rank: int = 0,
     world_size: int = 1,
+    lengths: torch.Tensor | None = None,
 ) -> list[torch.Tensor]:
     """Index batches over ``num_rows`` rows, shuffled when a generator is given.
 
-    With several processes each takes its shard (:func:`shard_indices`) of the same
-    order: the generator must be seeded alike everywhere.
+    With ``lengths`` (per row) rows of similar length share a batch, so that trimmed
+    batches (:meth:`NextItemExamples.trimmed`) carry little padding. With several processes
+    each takes its shard (:func:`shard_indices`) of the same order: the generator must be
+    seeded alike everywhere.
     """
     if generator is not None:
         order = torch.randperm(num_rows, generator=generator)
     else:
         order = torch.arange(num_rows)
-    return list(shard_indices(order, rank, world_size).to(device).split(batch_size))
+    order = shard_indices(order, rank, world_size)
+    if lengths is None:
+        return list(order.to(device).split(batch_size))
+    lengths = lengths.cpu()
+    grouped = [
+        batch
+        for pool in order.split(batch_size * BUCKET_POOL_BATCHES)
+        for batch in pool[lengths[pool].argsort(stable=True)].split(batch_size)
+    ]
+    if generator is not None:
+        grouped = [grouped[i] for i in torch.randperm(len(grouped), generator=generator).tolist()]
+    return [batch.to(device) for batch in grouped]

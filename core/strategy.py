@@ -78,6 +78,11 @@ class TransferStrategy(Component):
         """Source-domain training windows to mix in per target window (0: none)."""
         return 0.0
 
+    def learning_rate_scales(self, epoch: int) -> dict[str, float]:
+        """Factors on the learning rates of the named parameter groups during ``epoch`` (from 1);
+        groups not named keep theirs. A schedule such as "the head first, then the encoder"."""
+        return {}
+
     def describe(self) -> dict[str, object]:
         return self.config.model_dump()
 

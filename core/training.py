@@ -43,6 +43,9 @@ class TrainConfig(ComponentConfig):
     all_windows: bool = Field(True, description="train on every window of long histories, not only the latest")
     max_minutes: float | None = Field(None, gt=0, description="stop after this much wall time")
     eval_batch_size: int = Field(512, ge=1)
+    bucket_by_length: bool = Field(
+        False, description="batch windows of similar length together: less padding work for encoders that ignore it"
+    )
     seed: int = 0
 
 
@@ -144,13 +147,16 @@ def fit(
 
     start = time.perf_counter() - elapsed_before
     epoch = first_epoch - 1
+    lengths = examples.lengths() if train.bucket_by_length and encoder.padding_invariant else None
     for epoch in range(first_epoch, train.epochs + 1):
         encoder.train()
-        order = batches(len(examples), train.batch_size, generator, data_device, rank, world)
+        order = batches(len(examples), train.batch_size, generator, data_device, rank, world, lengths)
         totals: dict[str, float] = {}
         with progress.task(f"epoch {epoch}", total=len(order)) as advance:
             for index in order:
                 batch = NextItemExamples(examples.inputs[index], examples.targets[index]).to(device)
+                if encoder.padding_invariant:
+                    batch = batch.trimmed()
                 with autocast(device):
                     losses = objective.step(batch)
                 for key, value in losses.items():

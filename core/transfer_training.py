@@ -114,19 +114,22 @@ def fit_transfer(
     if not groups or len(examples) == 0:
         return TransferTrainResult(0, 0, time.perf_counter() - started, zero_shot, zero_shot, history, world)
     optimizer = torch.optim.Adam(groups, weight_decay=train.weight_decay)
+    base_rates = [group["lr"] for group in optimizer.param_groups]
     parameters = [p for group in groups for p in group["params"]]
     averager = distributed.GradientAverager([optimizer]) if world > 1 else None
 
     cached = _cached_features(model, examples, train.eval_batch_size, device) if model.features_frozen else None
     positions_per_window = max(1, int((examples.targets > 0).sum()) // max(len(examples), 1))
     mix = strategy.source_mix() if source_examples is not None else 0.0
+    invariant = model.padding_invariant  # batches can then drop all-padding columns
     if source_examples is not None:
         source_examples = source_examples.to(data_device)
 
-    def epoch_batches(rows: int, batch_size: int, on: torch.device) -> list[torch.Tensor]:
+    def epoch_batches(rows: int, batch_size: int, on: torch.device, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
         steps = math.ceil(math.ceil(rows / world) / batch_size)  # this process's batches per pass
         passes = max(1, math.ceil(MIN_STEPS_PER_EPOCH / max(steps, 1)))
-        return [index for _ in range(passes) for index in batches(rows, batch_size, generator, on, rank, world)]
+        return [index for _ in range(passes)
+                for index in batches(rows, batch_size, generator, on, rank, world, lengths)]
 
     def step(features: torch.Tensor, targets: torch.Tensor) -> float:
         loss = model.loss(features, targets, generator)
@@ -142,6 +145,9 @@ def fit_transfer(
     epoch = 0
     for epoch in range(1, train.epochs + 1):
         model.train()
+        scales = strategy.learning_rate_scales(epoch)
+        for group, rate in zip(optimizer.param_groups, base_rates, strict=True):
+            group["lr"] = rate * scales.get(group.get("name", ""), 1.0)
         losses: list[float] = []
         if cached is not None:
             for index in epoch_batches(len(cached[1]), train.batch_size * positions_per_window, device):
@@ -154,10 +160,13 @@ def fit_transfer(
                 pick = torch.randint(0, len(source_examples), (count,), generator=generator).to(data_device)
                 inputs = torch.cat([inputs, source_examples.inputs[pick]])
                 targets = torch.cat([targets, source_examples.targets[pick]])
-            order = epoch_batches(len(inputs), train.batch_size, data_device)
+            bucket = train.bucket_by_length and invariant
+            order = epoch_batches(len(inputs), train.batch_size, data_device, (inputs > 0).sum(1) if bucket else None)
             with progress.task(f"epoch {epoch}", total=len(order)) as advance:
                 for index in order:
                     batch = NextItemExamples(inputs[index], targets[index]).to(device)
+                    if invariant:
+                        batch = batch.trimmed()
                     with autocast(device):
                         features, wanted = model.training_features(batch.inputs, batch.targets)
                         losses.append(step(features, wanted))

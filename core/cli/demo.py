@@ -7,12 +7,12 @@ import time
 
 import click
 
-from recgraft.cli.options import echo_json, json_option, registry_option
+from recgraft.cli.options import device_option, echo_json, json_option, registry_option
 
 
 @click.command()
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@device_option
 @click.option("--encoder", "encoders", multiple=True, help="Encoders to run (default: transformer, lstm, gan).")
 @registry_option
 @json_option

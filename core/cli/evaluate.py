@@ -7,15 +7,21 @@ from typing import Any
 
 import click
 
-from recgraft.cli.options import echo_json, json_option, registry_option
+from recgraft.cli.options import (
+    data_format_option,
+    device_option,
+    echo_json,
+    json_option,
+    registry_option,
+)
 
 
 @click.command()
 @click.argument("reference", metavar="REF")
 @click.option("--data", "data_path", required=True, type=click.Path(path_type=Path), help="Domain to evaluate on.")
-@click.option("--format", "data_format", default=None, help="Data format (detected by default).")
+@data_format_option
 @click.option("--domain", "domain_name", default=None, help="Domain name (default: the data's).")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@device_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the sampled negatives of binary metrics.")
 @registry_option
 @json_option

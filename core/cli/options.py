@@ -12,6 +12,21 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: ``--device``: where to run (auto picks cuda, then mps, then cpu).
+device_option = click.option(
+    "--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True,
+    help="Where to run: auto picks cuda, then mps, then cpu.",
+)
+
+#: ``--format``: the data plugin that reads --data (detected from the files by default).
+data_format_option = click.option("--format", "data_format", default=None, help="Data format (detected by default).")
+
+#: ``--epochs``: the most epochs a training command runs.
+epochs_option = click.option(
+    "--epochs", type=click.IntRange(min=1), default=None, help="Most epochs (early stopping may stop sooner)."
+)
+
+
 def json_option(func: F) -> F:
     """``--json``: print one JSON object on stdout and nothing else there."""
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")(func)

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import click
 
-from recgraft.cli.options import echo_json, json_option, registry_option
+from recgraft.cli.options import (
+    data_format_option,
+    device_option,
+    echo_json,
+    epochs_option,
+    json_option,
+    registry_option,
+)
 from recgraft.settings import recgraft_home
 
 
@@ -26,11 +33,11 @@ def _resume_file(key: dict[str, object]) -> Path:
 @click.command()
 @click.option("--data", "data_path", required=True, type=click.Path(path_type=Path), help="Domain to pretrain on.")
 @click.option("--encoder", "encoder_name", default=None, help="Encoder name (default from plugins.toml: transformer).")
-@click.option("--format", "data_format", default=None, help="Data format (detected by default).")
+@data_format_option
 @click.option("--domain", "domain_name", default=None, help="Domain name (default: the data's).")
 @click.option("--name", default=None, help="Checkpoint name (default: DOMAIN-ENCODER).")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Most epochs (early stopping may stop sooner).")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@epochs_option
+@device_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
               help="TOML or JSON file with [encoder] and [train] tables.")

@@ -13,7 +13,13 @@ from typing import Any
 
 import click
 
-from recgraft.cli.options import echo_json, json_option, registry_option
+from recgraft.cli.options import (
+    data_format_option,
+    device_option,
+    echo_json,
+    json_option,
+    registry_option,
+)
 
 
 @click.command()
@@ -23,8 +29,8 @@ from recgraft.cli.options import echo_json, json_option, registry_option
 @click.option("--history", "history", multiple=True, metavar="ITEM",
               help="An item token, oldest first; repeat the option (tokens may contain commas).")
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="How many items.")
-@click.option("--format", "data_format", default=None, help="Data format (detected by default).")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@data_format_option
+@device_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @registry_option
 @json_option

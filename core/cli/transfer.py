@@ -16,7 +16,14 @@ from typing import Any
 
 import click
 
-from recgraft.cli.options import echo_json, json_option, registry_option
+from recgraft.cli.options import (
+    data_format_option,
+    device_option,
+    echo_json,
+    epochs_option,
+    json_option,
+    registry_option,
+)
 
 HEADLINE = ("ndcg@10", "hr@10")
 
@@ -47,11 +54,11 @@ def _rounded(metrics: dict[str, Any]) -> dict[str, Any]:
               help="Source domain data: item columns for --align-on, windows for source_mix.")
 @click.option("--train-fraction", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
               help="Train on this share of the target's training users (evaluation covers all).")
-@click.option("--format", "data_format", default=None, help="Data format (detected by default).")
+@data_format_option
 @click.option("--domain", "domain_name", default=None, help="Target domain name (default: the data's).")
 @click.option("--name", default=None, help="Checkpoint name (default: DOMAIN-ENCODER-STRATEGY).")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Most epochs (early stopping may stop sooner).")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@epochs_option
+@device_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds training and the --train-fraction users.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a setting: strategy.*, head.*, extractor.*, train.*, e.g. --set encoder_lr_scale=0.1.")

@@ -40,16 +40,20 @@ class SelfAttentionBlock(nn.Module):
         )
         self.residual_dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, allowed: torch.Tensor, last_only: bool = False) -> torch.Tensor:
-        """``allowed`` (B, 1, L, L) says which keys each query attends to; with ``last_only``
-        only the last position is computed (all a user vector needs)."""
+    def forward(self, x: torch.Tensor, last: torch.Tensor | None = None) -> torch.Tensor:
+        """Causal attention over right-padded rows (padding comes after every real item, so no
+        real query sees it). With ``last`` (B,), the index of each row's last real item, only
+        that position is computed: all a user vector needs."""
         B, L, D = x.shape
         q, k, v = self.qkv(self.attention_norm(x)).split(D, dim=-1)
-        if last_only:
-            x, q, allowed = x[:, -1:], q[:, -1:], allowed[:, :, -1:]
-        q, k, v = (t.view(B, -1, self.heads, D // self.heads).transpose(1, 2) for t in (q, k, v))  # (B, H, L, D/H)
+        mask = None
+        if last is not None:
+            x = x.gather(1, last.view(B, 1, 1).expand(B, 1, D))
+            q = q.gather(1, last.view(B, 1, 1).expand(B, 1, D))
+            mask = (torch.arange(L, device=x.device) <= last.view(B, 1)).view(B, 1, 1, L)
+        q, k, v = (t.reshape(B, -1, self.heads, D // self.heads).transpose(1, 2) for t in (q, k, v))  # (B, H, L, D/H)
         attended = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0
+            q, k, v, attn_mask=mask, is_causal=mask is None, dropout_p=self.dropout if self.training else 0.0
         )
         x = x + self.residual_dropout(self.projection(attended.transpose(1, 2).reshape(B, -1, D)))
         return x + self.residual_dropout(self.feedforward(self.feedforward_norm(x)))
@@ -83,23 +87,30 @@ class TransformerEncoder(Encoder):
     def _layers(self, history: torch.Tensor, last_only: bool = False) -> dict[str, torch.Tensor]:
         history = history[:, -self.config.max_length :]
         B, L = history.shape
-        present = history > 0  # (B, L)
-        positions = torch.arange(L, device=history.device)
-        # Positions count from the most recent item, and a query attends to earlier real
-        # items (and itself, so a padding row is never empty): the output for a user does
-        # not depend on how much left padding the batch adds.
-        x = self.item_embedding(history) * math.sqrt(self.config.embedding_dim)
-        x = x + self.position_embedding(positions + self.config.max_length - L)
-        causal = torch.ones(L, L, dtype=torch.bool, device=history.device).tril()
-        diagonal = torch.eye(L, dtype=torch.bool, device=history.device)
-        allowed = causal & (present[:, None, None, :] | diagonal)  # (B, 1, L, L)
+        # Inputs are left-padded; the blocks see each row shifted left (padding at the end),
+        # so plain causal attention never reaches a padded key and needs no (B, L, L) mask.
+        # Positions count from the most recent item. The output for a user does not depend
+        # on how much padding the batch adds.
+        lengths = (history > 0).sum(1)
+        columns = torch.arange(L, device=history.device)
+        to_right = (columns + (L - lengths).unsqueeze(1)) % L  # row-wise rotation by the pad count
+        present = columns < lengths.unsqueeze(1)
+        items = history.gather(1, to_right)
+        positions = (columns + self.config.max_length - lengths.unsqueeze(1)).clamp(max=self.config.max_length - 1)
+        x = self.item_embedding(items) * math.sqrt(self.config.embedding_dim) + self.position_embedding(positions)
         x = self.embedding_dropout(x) * present.unsqueeze(-1)
-        layers = {"embedding": x}
+        states = [x]
         for i, block in enumerate(self.blocks, start=1):
-            last = last_only and i == len(self.blocks)
-            x = block(x, allowed, last_only=last) * (present[:, -1:] if last else present).unsqueeze(-1)
-            layers[f"block{i}"] = x
-        layers["output"] = self.final_norm(x)
+            if last_only and i == len(self.blocks):
+                last = (lengths - 1).clamp(min=0)
+                return {"output": self.final_norm(block(x, last) * (lengths > 0).view(B, 1, 1))}
+            x = block(x) * present.unsqueeze(-1)
+            states.append(x)
+        to_left = (columns - (L - lengths).unsqueeze(1)) % L
+        index = to_left.unsqueeze(-1).expand(B, L, x.shape[-1])
+        names = ["embedding"] + [f"block{i}" for i in range(1, len(self.blocks) + 1)]
+        layers = {name: state.gather(1, index) for name, state in zip(names, states, strict=True)}
+        layers["output"] = self.final_norm(layers[names[-1]])
         return layers
 
     def forward(self, history: torch.Tensor) -> torch.Tensor:

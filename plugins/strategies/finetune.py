@@ -5,7 +5,9 @@ when the target is sparse: the small target set pulls the pretrained encoder awa
 what it knew. Here the encoder trains at a lower learning rate than the head and the
 per-item parameters (``encoder_lr_scale``, ``item_lr_scale``), chosen layers can stay
 frozen (``freeze``, by parameter-name prefix), and source-domain windows can be mixed into
-each epoch (``source_mix``) to keep the source knowledge. Early stopping on validation
+each epoch (``source_mix``) to keep the source knowledge. With ``head_first_epochs`` the
+encoder waits while the head and item tables fit the target (linear probing, then
+fine-tuning), so its first updates do not follow an untrained head. Early stopping on validation
 starts from the zero-shot model, so fine-tuning never ends worse than no training on
 validation.
 """
@@ -34,6 +36,9 @@ class FinetuneStrategyConfig(TransferStrategyConfig):
     )
     source_mix: float = Field(
         0.0, ge=0, description="source-domain windows mixed into each epoch, per target window (needs the source data)"
+    )
+    head_first_epochs: int = Field(
+        0, ge=0, description="first epochs in which the encoder stays still and only the head and item tables train"
     )
 
 
@@ -75,3 +80,6 @@ class FinetuneStrategy(TransferStrategy):
 
     def source_mix(self) -> float:
         return self.config.source_mix
+
+    def learning_rate_scales(self, epoch: int) -> dict[str, float]:
+        return {"encoder": 0.0} if epoch <= self.config.head_first_epochs else {}

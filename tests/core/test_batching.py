@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from recgraft.batching import next_item_examples, padded_histories
+from recgraft.batching import NextItemExamples, batches, next_item_examples, padded_histories
 from recgraft.data.split import Sequences
 
 
@@ -40,3 +41,37 @@ def test_long_histories_are_cut_into_consecutive_windows() -> None:
 def test_users_with_fewer_than_two_items_give_no_window() -> None:
     seqs = sequences([5], [1, 2])
     assert next_item_examples(seqs, np.array([1, 2]), 4).inputs.tolist() == [[0, 0, 0, 1]]
+
+
+def test_trimming_drops_only_columns_that_are_padding_in_every_row() -> None:
+    examples = NextItemExamples(torch.tensor([[0, 0, 0, 4, 5], [0, 0, 7, 8, 9]]), torch.tensor([[0, 0, 0, 5, 6], [0, 0, 8, 9, 1]]))
+    trimmed = examples.trimmed()
+    assert trimmed.inputs.tolist() == [[0, 4, 5], [7, 8, 9]]
+    assert trimmed.targets.tolist() == [[0, 5, 6], [8, 9, 1]]
+    assert examples.lengths().tolist() == [2, 3]
+
+
+def test_length_buckets_cover_every_row_once() -> None:
+    lengths = torch.randint(1, 200, (1000,), generator=torch.Generator().manual_seed(0))
+    order = batches(1000, 32, torch.Generator().manual_seed(1), torch.device("cpu"), lengths=lengths)
+    assert sorted(torch.cat(order).tolist()) == list(range(1000))
+    assert max(len(b) for b in order) == 32
+
+
+def test_length_buckets_hold_similar_lengths() -> None:
+    lengths = torch.randint(1, 200, (4096,), generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(1)
+    plain = batches(4096, 32, generator, torch.device("cpu"))
+    bucketed = batches(4096, 32, generator, torch.device("cpu"), lengths=lengths)
+
+    def spread(order: list[torch.Tensor]) -> float:
+        return sum(float(lengths[b].max() - lengths[b].min()) for b in order) / len(order)
+
+    assert spread(bucketed) < spread(plain) / 4
+
+
+def test_length_buckets_are_shards_of_one_order_under_several_processes() -> None:
+    lengths = torch.randint(1, 50, (100,), generator=torch.Generator().manual_seed(0))
+    shards = [batches(100, 8, torch.Generator().manual_seed(3), torch.device("cpu"), rank, 2, lengths) for rank in (0, 1)]
+    assert len(shards[0]) == len(shards[1])
+    assert sorted(torch.cat(shards[0] + shards[1]).tolist()) == list(range(100))

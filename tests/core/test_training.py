@@ -65,3 +65,10 @@ def test_resume_continues_where_it_stopped(split, tmp_path: Path) -> None:
     assert [h["epoch"] for h in result.history] == [1, 2, 3, 4]
     for (key, a), b in zip(uninterrupted.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b), key
+
+
+def test_length_bucketed_training_learns_and_repeats_with_the_seed(split) -> None:
+    config = TrainConfig(epochs=4, batch_size=16, learning_rate=5e-3, bucket_by_length=True)
+    runs = [fit(fresh_encoder(split), split, config, torch.device("cpu")) for _ in range(2)]
+    assert runs[0].history[-1]["loss"] < runs[0].history[0]["loss"]
+    assert runs[0].valid == runs[1].valid

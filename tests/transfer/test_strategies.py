@@ -46,6 +46,22 @@ def test_finetune_changes_the_encoder_but_not_frozen_layers(pretrained, target_s
     assert groups == {"encoder": 0.3, "items": 1.0, "head": 1.0}
 
 
+def test_finetune_head_first_epochs_keep_the_encoder_still(pretrained, target_split) -> None:
+    transfer = Transfer.from_pretrained(pretrained, strategy="finetune", strategy_config={"head_first_epochs": 3})
+    start = snapshot(pretrained.encoder)
+    result = transfer.fit(target_split, {**FAST, "epochs": 3, "patience": 10}, device="cpu")
+    moved = {k for k, v in result.model.encoder.state_dict().items() if k in start and not torch.equal(start[k], v)}
+    assert moved <= {"item_embedding.weight"}  # the item table may train; no encoder layer did
+    assert result.training.best_epoch > 0 and result.model.item_bias.abs().sum() > 0
+
+
+def test_finetune_encoder_joins_after_the_head_first_epochs() -> None:
+    from recgraft.plugins.strategies.finetune import FinetuneStrategy
+
+    strategy = FinetuneStrategy(FinetuneStrategy.Config(head_first_epochs=2))
+    assert [strategy.learning_rate_scales(epoch) for epoch in (1, 2, 3)] == [{"encoder": 0.0}, {"encoder": 0.0}, {}]
+
+
 def test_fusion_trains_the_target_encoder_and_the_gate(pretrained, target_split) -> None:
     transfer = Transfer.from_pretrained(pretrained, strategy="fusion")
     result = transfer.fit(target_split, {**FAST, "patience": 10}, device="cpu")

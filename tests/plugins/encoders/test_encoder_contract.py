@@ -80,6 +80,17 @@ def test_padding_invariant_encoders_ignore_extra_left_padding(name: str) -> None
         torch.testing.assert_close(encoder(short), encoder(padded))
 
 
+def test_padding_invariant_encoders_keep_every_position_under_extra_left_padding(name: str) -> None:
+    encoder = build_encoder(name, TOY[name], NUM_ITEMS).eval()
+    if not encoder.padding_invariant:
+        pytest.skip(f"{name} does not claim padding invariance")
+    short = history()[:, -8:]
+    short[0, :5] = 0  # one row already padded inside the window
+    padded = torch.cat([torch.zeros(4, 4, dtype=torch.long), short], dim=1)
+    with torch.no_grad():
+        torch.testing.assert_close(encoder.sequence_output(short), encoder.sequence_output(padded)[:, 4:])
+
+
 def test_unknown_config_field_is_refused_before_building(name: str) -> None:
     from recgraft.errors import ConfigError
 
