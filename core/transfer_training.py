@@ -160,8 +160,8 @@ def fit_transfer(
                 pick = torch.randint(0, len(source_examples), (count,), generator=generator).to(data_device)
                 inputs = torch.cat([inputs, source_examples.inputs[pick]])
                 targets = torch.cat([targets, source_examples.targets[pick]])
-            bucket = train.bucket_by_length and invariant
-            order = epoch_batches(len(inputs), train.batch_size, data_device, (inputs > 0).sum(1) if bucket else None)
+            lengths = NextItemExamples(inputs, targets).lengths() if train.bucket_by_length and invariant else None
+            order = epoch_batches(len(inputs), train.batch_size, data_device, lengths)
             with progress.task(f"epoch {epoch}", total=len(order)) as advance:
                 for index in order:
                     batch = NextItemExamples(inputs[index], targets[index]).to(device)
