@@ -21,7 +21,8 @@ Training runs at batch 32 (small targets take many small steps) with length buck
 A strategy may carry settings, ``finetune:source_mix=1.0,encoder_lr_scale=0.1``, so several
 variants of one strategy run side by side. The table's "best" row per encoder and fraction
 is the variant with the highest mean *validation* NDCG@10 over seeds, reported on test.
-``--merge DIR...`` pools the results.jsonl of runs made in parallel into --out.
+``--merge DIR...`` pools the results.jsonl of runs made in parallel into --out; a run in a later DIR
+replaces the same run (encoder, strategy, fraction, seed) in an earlier one, so a rerun supersedes.
 """
 
 from __future__ import annotations
@@ -278,14 +279,20 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("bench-results/transfer-movielens"))
     parser.add_argument("--merge", nargs="+", type=Path, default=None, metavar="DIR",
-                        help="pool these runs' results.jsonl into --out and summarise; train nothing")
+                        help="pool these runs' results.jsonl into --out and summarise (a later DIR's run replaces the "
+                        "same encoder, strategy, fraction and seed in an earlier one); train nothing")
     args = parser.parse_args()
     if args.merge:
         args.out.mkdir(parents=True, exist_ok=True)
-        lines = [line for d in args.merge if (d / "results.jsonl").exists()
-                 for line in (d / "results.jsonl").read_text().splitlines() if line.strip()]
-        (args.out / "results.jsonl").write_text("".join(line + "\n" for line in lines))
-        rows = [json.loads(line) for line in lines]
+        pooled: dict[tuple[Any, ...], dict[str, Any]] = {}  # a run in a later DIR replaces the same run earlier
+        for d in args.merge:
+            if (d / "results.jsonl").exists():
+                for line in (d / "results.jsonl").read_text().splitlines():
+                    if line.strip():
+                        row = json.loads(line)
+                        pooled[(row["encoder"], row["strategy"], row["fraction"], row["seed"])] = row
+        rows = list(pooled.values())
+        (args.out / "results.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
         (args.out / "table.md").write_text(summarize(rows))
         plot(rows, args.out / "ndcg.png")
         print((args.out / "table.md").read_text())

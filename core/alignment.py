@@ -4,7 +4,7 @@ A pretrained encoder knows the source catalogue; a target domain has its own. It
 matched by their token (``align_on="token"``) or by the value of an item-feature column
 (``align_on="movie_title"``), e.g. when the two domains key items differently. Aligned
 target items inherit their pretrained embedding rows (``Encoder.resize_items``), new items
-start fresh, and the overlap is reported. No torch here: alignment is bookkeeping.
+start as the average inherited item, and the overlap is reported. No torch here: alignment is bookkeeping.
 """
 
 from __future__ import annotations

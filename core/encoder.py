@@ -103,13 +103,19 @@ class Encoder(nn.Module, Component):
     def resize_items(self, num_items: int, source_rows: torch.Tensor) -> None:
         """Grow or remap the item tables to a new catalogue.
 
-        ``source_rows[i]`` is the old row that new item ``i`` inherits, or -1 for a new item,
-        which keeps a fresh initialisation. Row 0 (padding) maps to row 0.
+        ``source_rows[i]`` is the old row that new item ``i`` inherits, or -1 for a new item.
+        Row 0 (padding) maps to row 0. A new item starts as the average inherited item, so it
+        scores like a typical item: a random row (a random score bias above all) could
+        outrank every pretrained item and bury the zero-shot ranking.
         """
+        known = source_rows >= 0
+        inherited = source_rows[source_rows > 0]
         for param in self.item_parameters():
-            fresh = torch.empty((num_items + 1, *param.shape[1:]), dtype=param.dtype, device=param.device)
-            nn.init.normal_(fresh, std=float(param.detach().std().clamp(min=1e-3)))
-            known = source_rows >= 0
+            if len(inherited):
+                fresh = param.data[inherited].mean(0).expand(num_items + 1, *param.shape[1:]).clone()
+            else:  # nothing aligned: a fresh initialisation at the table's scale
+                fresh = torch.empty((num_items + 1, *param.shape[1:]), dtype=param.dtype, device=param.device)
+                nn.init.normal_(fresh, std=float(param.detach().std().clamp(min=1e-3)))
             fresh[known] = param.data[source_rows[known]]
             param.data = fresh
         self.num_items = num_items

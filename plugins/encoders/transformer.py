@@ -45,11 +45,15 @@ class SelfAttentionBlock(nn.Module):
         real query sees it). With ``last`` (B,), the index of each row's last real item, only
         that position is computed: all a user vector needs."""
         B, L, D = x.shape
-        q, k, v = self.qkv(self.attention_norm(x)).split(D, dim=-1)
+        normed = self.attention_norm(x)
         mask = None
-        if last is not None:
-            x = x.gather(1, last.view(B, 1, 1).expand(B, 1, D))
-            q = q.gather(1, last.view(B, 1, 1).expand(B, 1, D))
+        if last is None:
+            q, k, v = self.qkv(normed).split(D, dim=-1)
+        else:  # keys and values everywhere, the query only where it is needed
+            k, v = F.linear(normed, self.qkv.weight[D:], self.qkv.bias[D:]).split(D, dim=-1)
+            where = last.view(B, 1, 1).expand(B, 1, D)
+            x = x.gather(1, where)
+            q = F.linear(normed.gather(1, where), self.qkv.weight[:D], self.qkv.bias[:D])
             mask = (torch.arange(L, device=x.device) <= last.view(B, 1)).view(B, 1, 1, L)
         q, k, v = (t.reshape(B, -1, self.heads, D // self.heads).transpose(1, 2) for t in (q, k, v))  # (B, H, L, D/H)
         attended = F.scaled_dot_product_attention(

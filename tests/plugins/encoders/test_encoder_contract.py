@@ -139,5 +139,16 @@ def test_resize_items_keeps_mapped_rows_and_grows_the_table(name: str) -> None:
     torch.testing.assert_close(new[1:11], old[21:31])
 
 
+def test_resize_items_starts_new_items_as_the_average_inherited_item(name: str) -> None:
+    encoder = build_encoder(name, TOY[name], NUM_ITEMS)
+    old = encoder.item_vectors().detach().clone()
+    source_rows = torch.full((41,), -1, dtype=torch.long)
+    source_rows[0] = 0
+    source_rows[1:11] = torch.arange(21, 31)
+    encoder.resize_items(40, source_rows)
+    new = encoder.item_vectors().detach()
+    torch.testing.assert_close(new[11:], old[21:31].mean(0).expand(30, -1))
+
+
 def test_registered_in_the_catalogue() -> None:
     assert {"transformer", "lstm", "gan"} <= set(catalog().names("encoder"))
