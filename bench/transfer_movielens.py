@@ -11,7 +11,7 @@ line; runs already there are skipped, so an interrupted grid resumes), ``table.m
 over seeds of test NDCG@10 and HR@10 against scratch, relative gain) and ``ndcg.png``.
 
     python bench/transfer_movielens.py --out docs/results/transfer --source-epochs 200
-    python bench/transfer_movielens.py --source-checkpoint ml-1m-transformer --encoders transformer \
+    python bench/transfer_movielens.py --source-checkpoint ml-1m-transformer --encoders transformer \\
         --fractions 0.05 0.1 --seeds 0 --strategies scratch finetune
     python bench/transfer_movielens.py --synthetic --out /tmp/transfer-toy     # toy scale, minutes on a CPU
 
