@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, Protocol
 
 import numpy as np
@@ -49,23 +50,21 @@ def rank_targets(
     With ``trim_padding`` (for encoders whose output ignores left padding) users are
     batched by history length, each batch is cut to its longest history and holds at most
     :data:`TRIMMED_BATCH_POSITIONS` positions (more users when histories are short), which
-    skips most of the padding work and keeps tensors cache-sized. Returns the users and
-    their 0-based ranks (ties count against the target), in the order of ``users``.
+    skips most of the padding work and keeps tensors cache-sized. On a CPU with several
+    threads, batches run side by side, one thread each (see :func:`_run_side_by_side`).
+    Returns the users and their 0-based ranks (ties count against the target), in the
+    order of ``users``.
     """
     if users is None:
         users = split.evaluated_users(stage)
     users = np.asarray(users, dtype=np.int64)
     history = split.history(stage)
-    lengths = history.lengths()[users]
-    order = np.argsort(-lengths, kind="stable") if trim_padding else np.arange(len(users))
     targets_all = torch.from_numpy(split.targets(stage))
     ranks = torch.zeros(len(users), dtype=torch.long)
-    start = 0
-    while start < len(users):
-        window = min(max_length, max(int(lengths[order[start]]), 1)) if trim_padding else max_length
-        rows = min(batch_size, max(1, TRIMMED_BATCH_POSITIONS // window)) if trim_padding else batch_size
-        chosen = order[start : start + rows]
-        start += rows
+
+    @torch.no_grad()  # worker threads do not inherit the caller's grad mode
+    def rank_batch(batch: tuple[np.ndarray, int]) -> None:
+        chosen, window = batch
         chunk = users[chosen]
         inputs = padded_histories(history, chunk, window).to(device)
         targets = targets_all[chunk].to(device)
@@ -74,7 +73,52 @@ def rank_targets(
         entry_rows, items = _history_entries(history, chunk)
         scores = mask_history(scores, items.to(device), targets, rows=entry_rows.to(device), inplace=True)
         ranks[torch.from_numpy(chosen)] = target_ranks(scores, targets).cpu()
+
+    batches = _batches(history.lengths()[users], max_length, batch_size, trim_padding)
+    if device.type == "cpu":
+        _run_side_by_side(rank_batch, batches)
+    else:
+        for batch in batches:
+            rank_batch(batch)
     return users, ranks
+
+
+def _batches(
+    lengths: np.ndarray, max_length: int, batch_size: int, trim_padding: bool
+) -> list[tuple[np.ndarray, int]]:
+    """(positions of the batch's users, window) for every evaluation batch."""
+    if not trim_padding:
+        return [(np.arange(start, min(start + batch_size, len(lengths))), max_length)
+                for start in range(0, len(lengths), batch_size)]
+    order = np.argsort(-lengths, kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        window = min(max_length, max(int(lengths[order[start]]), 1))
+        rows = min(batch_size, max(1, TRIMMED_BATCH_POSITIONS // window))
+        batches.append((order[start : start + rows], window))
+        start += rows
+    return batches
+
+
+def _run_side_by_side(work: Callable[[tuple[np.ndarray, int]], None], batches: list[tuple[np.ndarray, int]]) -> None:
+    """Run CPU batches on torch's thread count, one thread per batch.
+
+    Evaluation batches are small and independent: splitting each operator across threads
+    pays a synchronisation per operator, running whole batches side by side does not
+    (ML-1M, 6,040 users, 2 threads: 1.07 s to 0.85 s).
+    """
+    threads = torch.get_num_threads()
+    if threads == 1 or len(batches) == 1:
+        for batch in batches:
+            work(batch)
+        return
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            for _ in pool.map(work, batches):
+                pass  # re-raises a worker's exception
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _history_entries(history: Sequences, users: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

@@ -46,21 +46,46 @@ class SelfAttentionBlock(nn.Module):
         that position is computed: all a user vector needs."""
         B, L, D = x.shape
         normed = self.attention_norm(x)
-        mask = None
-        if last is None:
-            q, k, v = self.qkv(normed).split(D, dim=-1)
-        else:  # keys and values everywhere, the query only where it is needed
-            k, v = F.linear(normed, self.qkv.weight[D:], self.qkv.bias[D:]).split(D, dim=-1)
+        queries, mask = normed, None
+        if last is not None:
             where = last.view(B, 1, 1).expand(B, 1, D)
-            x = x.gather(1, where)
-            q = F.linear(normed.gather(1, where), self.qkv.weight[:D], self.qkv.bias[:D])
+            x, queries = x.gather(1, where), normed.gather(1, where)
             mask = (torch.arange(L, device=x.device) <= last.view(B, 1)).view(B, 1, 1, L)
+        if self.heads == 1 and not self.training:
+            attended = self._folded_attention(queries, normed, mask)
+        else:
+            attended = self._attention(queries, normed, mask)
+        x = x + self.residual_dropout(attended)
+        return x + self.residual_dropout(self.feedforward(self.feedforward_norm(x)))
+
+    def _attention(self, queries: torch.Tensor, normed: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Multi-head attention of ``queries`` (B, Q, D) over ``normed`` (B, L, D), projected back to D."""
+        B, D = normed.shape[0], normed.shape[-1]
+        q = F.linear(queries, self.qkv.weight[:D], self.qkv.bias[:D])
+        k, v = F.linear(normed, self.qkv.weight[D:], self.qkv.bias[D:]).split(D, dim=-1)
         q, k, v = (t.reshape(B, -1, self.heads, D // self.heads).transpose(1, 2) for t in (q, k, v))  # (B, H, L, D/H)
         attended = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=mask is None, dropout_p=self.dropout if self.training else 0.0
         )
-        x = x + self.residual_dropout(self.projection(attended.transpose(1, 2).reshape(B, -1, D)))
-        return x + self.residual_dropout(self.feedforward(self.feedforward_norm(x)))
+        return self.projection(attended.transpose(1, 2).reshape(B, -1, D))
+
+    def _folded_attention(self, queries: torch.Tensor, normed: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """The single-head attention of :meth:`_attention` without its key and value projections.
+
+        q_i . k_j = (W_k^T q_i) . n_j + q_i . b_k, and the last term is the same for every key,
+        so softmax ignores it; attention weights sum to one, so the value and output
+        projections fold into one matrix applied after attending. The keys and values are
+        the normed inputs themselves: half the dense work of a block at every position.
+        Exact up to rounding; inference only (dropout on the weights would break the sum).
+        """
+        D = normed.shape[-1]
+        w_q, w_k, w_v = self.qkv.weight.split(D)
+        b_q, _, b_v = self.qkv.bias.split(D)
+        w_o, b_o = self.projection.weight, self.projection.bias
+        q = F.linear(queries, w_k.T @ w_q, w_k.T @ b_q)
+        keys = normed.unsqueeze(1)  # (B, 1, L, D): one head
+        attended = F.scaled_dot_product_attention(q.unsqueeze(1), keys, keys, attn_mask=mask, is_causal=mask is None)
+        return F.linear(attended.squeeze(1), w_o @ w_v, w_o @ b_v + b_o)
 
 
 class TransformerEncoder(Encoder):
@@ -102,12 +127,15 @@ class TransformerEncoder(Encoder):
         items = history.gather(1, to_right)
         positions = (columns + self.config.max_length - lengths.unsqueeze(1)).clamp(max=self.config.max_length - 1)
         x = self.item_embedding(items) * math.sqrt(self.config.embedding_dim) + self.position_embedding(positions)
-        x = self.embedding_dropout(x) * present.unsqueeze(-1)
+        x = self.embedding_dropout(x)
+        if last_only:  # no real position ever reads the padding, so it need not be zeroed
+            for block in self.blocks[:-1]:
+                x = block(x)
+            last = (lengths - 1).clamp(min=0)
+            return {"output": self.final_norm(self.blocks[-1](x, last) * (lengths > 0).view(B, 1, 1))}
+        x = x * present.unsqueeze(-1)
         states = [x]
-        for i, block in enumerate(self.blocks, start=1):
-            if last_only and i == len(self.blocks):
-                last = (lengths - 1).clamp(min=0)
-                return {"output": self.final_norm(block(x, last) * (lengths > 0).view(B, 1, 1))}
+        for block in self.blocks:
             x = block(x) * present.unsqueeze(-1)
             states.append(x)
         to_left = (columns - (L - lengths).unsqueeze(1)) % L

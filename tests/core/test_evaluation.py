@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from recgraft.batching import padded_histories
@@ -46,3 +47,36 @@ def test_trimmed_batches_rank_like_full_windows_for_a_padding_invariant_encoder(
     assert np.array_equal(users, trimmed_users)  # results come back in the users' order
     assert (full - trimmed).abs().max() <= 1  # equal up to float rounding between near-ties
     assert (full == trimmed).float().mean() > 0.99
+
+
+def test_batches_ranked_side_by_side_match_one_at_a_time() -> None:
+    data = split()
+    torch.manual_seed(0)
+    encoder = build_encoder("transformer", {"embedding_dim": 16, "max_length": 40}, data.domain.num_items).eval()
+
+    def scorer(h: torch.Tensor) -> torch.Tensor:
+        return encoder.score_items(encoder(h))
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        _, alone = rank_targets(scorer, data, "valid", 40, CPU, batch_size=8, trim_padding=True)
+        torch.set_num_threads(2)
+        _, side_by_side = rank_targets(scorer, data, "valid", 40, CPU, batch_size=8, trim_padding=True)
+    finally:
+        torch.set_num_threads(threads)
+    assert alone.tolist() == side_by_side.tolist()
+
+
+def test_a_failing_batch_raises_and_restores_the_thread_count() -> None:
+    def scorer(h: torch.Tensor) -> torch.Tensor:
+        raise ValueError("broken scorer")
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with pytest.raises(ValueError, match="broken scorer"):
+            rank_targets(scorer, split(), "valid", 40, CPU, batch_size=8)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
