@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import Engine, Text, func, select, type_coerce
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
@@ -76,6 +76,17 @@ _RETRYABLE_UNIQUE = (
 def _name_lock(name: str) -> str:
     """The lock writers of one checkpoint name take turns on (see :func:`db.lock_until_commit`)."""
     return f"recgraft.registry.name:{name}"
+
+
+class RecordFilter(TypedDict, total=False):
+    """Filters of :meth:`Registry.list`: records matching all of those given (None: any)."""
+
+    name: str | None
+    domain: str | None
+    encoder: str | None
+    strategy: str | None
+    tag: str | None
+    limit: int | None  # newest first, at most this many
 
 
 @dataclass(frozen=True)
@@ -427,44 +438,24 @@ class Registry:
         record = self.resolve(ref_or_record) if isinstance(ref_or_record, str) else ref_or_record
         return self.store.read(record.uri, record.digest, record.size, label=record.reference)
 
-    def list(
-        self,
-        name: str | None = None,
-        domain: str | None = None,
-        encoder: str | None = None,
-        strategy: str | None = None,
-        tag: str | None = None,
-        limit: int | None = None,
-    ) -> list[CheckpointRecord]:
-        """Live records, newest first, filtered by any of the arguments."""
-        with self.session_scope(read_only=True) as session:
-            return [
-                CheckpointRecord.model_construct(**fields)
-                for fields in self._list_query(session, name, domain, encoder, strategy, tag, limit)
-            ]
+    def list(self, **filters: Unpack[RecordFilter]) -> builtins.list[CheckpointRecord]:
+        """Live records, newest first, filtered by any of :class:`RecordFilter`'s fields."""
+        return [CheckpointRecord.model_construct(**fields) for fields in self.list_dicts(**filters)]
 
-    def list_dicts(
-        self,
-        name: str | None = None,
-        domain: str | None = None,
-        encoder: str | None = None,
-        strategy: str | None = None,
-        tag: str | None = None,
-        limit: int | None = None,
-    ) -> builtins.list[dict[str, Any]]:
+    def list_dicts(self, **filters: Unpack[RecordFilter]) -> builtins.list[dict[str, Any]]:
         """Like :meth:`list`, as plain dicts of the record fields (the CLI's fast path)."""
         with self.session_scope(read_only=True) as session:
-            return self._list_query(session, name, domain, encoder, strategy, tag, limit)
+            return self._list_query(session, **filters)
 
     def _list_query(
         self,
         session: Session,
-        name: str | None,
-        domain: str | None,
-        encoder: str | None,
-        strategy: str | None,
-        tag: str | None,
-        limit: int | None,
+        name: str | None = None,
+        domain: str | None = None,
+        encoder: str | None = None,
+        strategy: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
     ) -> builtins.list[dict[str, Any]]:
         query = (
             select(*_list_columns(), SqlDomain.name.label("domain_name"))
