@@ -192,12 +192,16 @@ def summarize(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def chosen_variants(rows: list[dict[str, Any]]) -> dict[tuple[str, float], str]:
+def chosen_variants(rows: list[dict[str, Any]], per_strategy: bool = False) -> dict[tuple[Any, ...], str]:
     """For each (encoder, fraction), the non-scratch variant with the best mean validation NDCG@10
-    among those run on every seed (:func:`complete`)."""
-    valid: dict[tuple[str, float], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    among those run on every seed (:func:`complete`). With ``per_strategy`` the choice is made
+    for each (encoder, fraction, strategy) instead, among that strategy's variants (``name:settings``)."""
+    valid: dict[tuple[Any, ...], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in complete(rows):
-        if row["strategy"] != "scratch":
+        strategy = row["strategy"].split(":")[0]
+        if per_strategy:
+            valid[(row["encoder"], row["fraction"], strategy)][row["strategy"]].append(row["valid"]["ndcg@10"])
+        elif strategy != "scratch":
             valid[(row["encoder"], row["fraction"])][row["strategy"]].append(row["valid"]["ndcg@10"])
     return {key: max(by_label, key=lambda label: statistics.fmean(by_label[label]))
             for key, by_label in valid.items()}
@@ -226,27 +230,29 @@ def bucket_mean(runs: list[dict[str, Any]], bucket: str) -> float | None:
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    """NDCG@10 against the target train fraction, one line per strategy (mean, min-max band over seeds)."""
+    """NDCG@10 against the target train fraction, one line per strategy (mean, min-max band over
+    seeds); where a strategy ran in several variants, the one chosen on validation at each fraction."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = complete(rows)
+    tests: dict[tuple[str, float, str], list[float]] = defaultdict(list)
+    for r in rows:
+        tests[(r["encoder"], r["fraction"], r["strategy"])].append(r["test"]["ndcg@10"])
+    chosen = chosen_variants(rows, per_strategy=True)
     encoders = sorted({r["encoder"] for r in rows})
     figure, axes = plt.subplots(1, len(encoders), figsize=(5 * len(encoders), 4), squeeze=False)
     for axis, encoder in zip(axes[0], encoders, strict=True):
-        for strategy in sorted({r["strategy"] for r in rows if r["encoder"] == encoder}):
-            by_fraction: dict[float, list[float]] = defaultdict(list)
-            for r in rows:
-                if r["encoder"] == encoder and r["strategy"] == strategy:
-                    by_fraction[r["fraction"]].append(r["test"]["ndcg@10"])
-            xs = sorted(by_fraction)
-            means = [statistics.fmean(by_fraction[x]) for x in xs]
+        for strategy in sorted({s for e, _, s in chosen if e == encoder}):
+            xs = sorted(f for e, f, s in chosen if e == encoder and s == strategy)
+            runs = [tests[(encoder, x, chosen[(encoder, x, strategy)])] for x in xs]
+            variants = {r["strategy"] for r in rows if r["encoder"] == encoder and r["strategy"].split(":")[0] == strategy}
+            label = strategy + (" (variant chosen on validation)" if len(variants) > 1 else "")
             style = {"linestyle": "--", "color": "black"} if strategy == "scratch" else {}
-            (line,) = axis.plot(xs, means, marker="o", label=strategy, **style)
-            axis.fill_between(xs, [min(by_fraction[x]) for x in xs], [max(by_fraction[x]) for x in xs], alpha=0.15,
-                              color=line.get_color())
+            (line,) = axis.plot(xs, [statistics.fmean(r) for r in runs], marker="o", label=label, **style)
+            axis.fill_between(xs, [min(r) for r in runs], [max(r) for r in runs], alpha=0.15, color=line.get_color())
         axis.set_xscale("log")
         axis.set_xlabel("target train fraction")
         axis.set_ylabel("test NDCG@10")
