@@ -122,8 +122,11 @@ def fit_transfer(
     positions_per_window = max(1, int((examples.targets > 0).sum()) // max(len(examples), 1))
     mix = strategy.source_mix() if source_examples is not None else 0.0
     invariant = model.padding_invariant  # batches can then drop all-padding columns
+    bucket = train.bucket_by_length and invariant
     if source_examples is not None:
         source_examples = source_examples.to(data_device)
+    target_lengths = examples.lengths() if bucket else None
+    source_lengths = source_examples.lengths() if bucket and source_examples is not None else None
 
     def epoch_batches(rows: int, batch_size: int, on: torch.device, lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
         steps = math.ceil(math.ceil(rows / world) / batch_size)  # this process's batches per pass
@@ -154,13 +157,14 @@ def fit_transfer(
                 with autocast(device):
                     losses.append(step(cached[0][index], cached[1][index]))
         else:
-            inputs, targets = examples.inputs, examples.targets
+            inputs, targets, lengths = examples.inputs, examples.targets, target_lengths
             if mix > 0 and source_examples is not None and len(source_examples):
                 count = max(1, int(round(mix * len(examples))))
                 pick = torch.randint(0, len(source_examples), (count,), generator=generator).to(data_device)
                 inputs = torch.cat([inputs, source_examples.inputs[pick]])
                 targets = torch.cat([targets, source_examples.targets[pick]])
-            lengths = NextItemExamples(inputs, targets).lengths() if train.bucket_by_length and invariant else None
+                if lengths is not None and source_lengths is not None:
+                    lengths = torch.cat([lengths, source_lengths[pick]])
             order = epoch_batches(len(inputs), train.batch_size, data_device, lengths)
             with progress.task(f"epoch {epoch}", total=len(order)) as advance:
                 for index in order:

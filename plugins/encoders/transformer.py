@@ -123,7 +123,6 @@ class TransformerEncoder(Encoder):
         lengths = (history > 0).sum(1)
         columns = torch.arange(L, device=history.device)
         to_right = (columns + (L - lengths).unsqueeze(1)) % L  # row-wise rotation by the pad count
-        present = columns < lengths.unsqueeze(1)
         items = history.gather(1, to_right)
         positions = (columns + self.config.max_length - lengths.unsqueeze(1)).clamp(max=self.config.max_length - 1)
         x = self.item_embedding(items) * math.sqrt(self.config.embedding_dim) + self.position_embedding(positions)
@@ -133,6 +132,7 @@ class TransformerEncoder(Encoder):
                 x = block(x)
             last = (lengths - 1).clamp(min=0)
             return {"output": self.final_norm(self.blocks[-1](x, last) * (lengths > 0).view(B, 1, 1))}
+        present = columns < lengths.unsqueeze(1)
         x = x * present.unsqueeze(-1)
         states = [x]
         for block in self.blocks:
