@@ -132,6 +132,20 @@ class ComponentCatalog:
             )
         return found
 
+    def name_of(self, kind: str, component: object) -> str:
+        """The name ``component``'s class is registered under (its class name when it is not),
+        so that instances passed in place of names are recorded by a name that loads again."""
+        for entry in self.entries(kind):
+            if not entry.conflicts and entry.target is type(component):
+                return entry.name
+        for entry in self.entries(kind):
+            try:
+                if not entry.conflicts and entry.load() is type(component):
+                    return entry.name
+            except Exception:  # an unrelated plugin that fails to import
+                continue
+        return type(component).__name__
+
     def get(self, kind: str, name: str) -> type:
         """The component class registered as ``name``."""
         return self.entry(kind, name).load()

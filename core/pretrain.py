@@ -108,7 +108,7 @@ def pretrain(
     torch_device = resolve_device(device)
     seed_everything(train_config.seed)
     if isinstance(encoder, Encoder):
-        model, name = encoder, type(encoder).__name__
+        model, name = encoder, catalog().name_of("encoder", encoder)
     else:
         model, name = build_encoder(encoder, encoder_config, split.domain.num_items), encoder
     reporter = progress if isinstance(progress, Progress) else Progress(enabled=progress and distributed.is_main_process())

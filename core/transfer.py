@@ -62,20 +62,6 @@ if TYPE_CHECKING:
 KIND = "transfer"
 
 
-def registered_name(kind: str, component: object) -> str:
-    """The name ``component``'s class is registered under (its class name when it is not)."""
-    for entry in catalog().entries(kind):
-        if not entry.conflicts and entry.target is type(component):
-            return entry.name
-    for entry in catalog().entries(kind):
-        try:
-            if not entry.conflicts and entry.load() is type(component):
-                return entry.name
-        except Exception:  # an unrelated plugin that fails to import
-            continue
-    return type(component).__name__
-
-
 @dataclass
 class SourceModel:
     """A pretrained encoder with what alignment needs: its item vocabulary and item columns."""
@@ -110,7 +96,7 @@ def _component(kind: str, value: str | Any, config: Mapping[str, Any] | None, ba
     if isinstance(value, base):
         if config:
             raise ConfigError(f"{kind}: a config is given with an instance; configure the instance instead")
-        return registered_name(kind, value), value
+        return catalog().name_of(kind, value), value
     cls = catalog().get(kind, value)
     return value, cls(catalog().config(kind, value, config))
 
@@ -151,7 +137,7 @@ class Transfer:
         if isinstance(head, Head):
             if head_config:
                 raise ConfigError("head: a config is given with an instance; configure the instance instead")
-            self.head_name, self._head_instance = registered_name("head", head), head
+            self.head_name, self._head_instance = catalog().name_of("head", head), head
             self.head_config = head.config
         else:
             self.head_name, self._head_instance = head, None
