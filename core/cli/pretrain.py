@@ -1,5 +1,9 @@
 """``recgraft pretrain``: train an encoder on a domain and register the checkpoint.
 
+With ``--from REF`` training continues from a registered checkpoint of the same items (a
+longer run, a lower learning rate); the new record names REF as its parent, relation
+``continued``.
+
 Under ``torchrun --nproc-per-node N -m recgraft pretrain ...`` the N processes train together
 (:mod:`recgraft.distributed`); rank 0 alone opens the registry, keeps the resume file,
 prints, and registers once every process has finished.
@@ -11,6 +15,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,10 +29,37 @@ from recgraft.cli.options import (
 )
 from recgraft.settings import recgraft_home
 
+if TYPE_CHECKING:
+    from recgraft.data.domain import Domain
+    from recgraft.encoder import Encoder
+    from recgraft.registry import Registry
+
 
 def _resume_file(key: dict[str, object]) -> Path:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return recgraft_home() / "runs" / f"pretrain-{digest}.pt"
+
+
+def _continued_encoder(registry: Registry | None, reference: str, domain: Domain) -> tuple[str, str, Encoder]:
+    """REF resolved, its encoder's plugin name and the encoder itself, which must know the domain's items."""
+    from recgraft import distributed
+    from recgraft.checkpoint import from_bytes
+    from recgraft.cli import UserError
+    from recgraft.transfer import SourceModel
+
+    def read() -> tuple[str, bytes]:
+        assert registry is not None
+        record = registry.resolve(reference)
+        return record.reference, registry.read_bytes(record)
+
+    parent, data = distributed.share(read)  # rank 0 reads, every process gets it
+    source = SourceModel.from_contents(from_bytes(data), parent)
+    if source.items != domain.items:
+        raise UserError(
+            f"{parent} was trained on other items ({len(source.items) - 1:,}, this data has {domain.num_items:,}); "
+            "to use it on another domain, run recgraft transfer"
+        )
+    return parent, source.encoder_name, source.encoder
 
 
 @click.command()
@@ -44,15 +76,18 @@ def _resume_file(key: dict[str, object]) -> Path:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one setting, e.g. --set num_layers=3 --set train.learning_rate=0.002.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run with the same data and settings.")
+@click.option("--from", "from_reference", default=None, metavar="REF",
+              help="Start from this checkpoint's weights (same items); only train.* settings may change.")
 @registry_option
 @json_option
 def pretrain(
     data_path: Path, encoder_name: str | None, data_format: str | None, domain_name: str | None,
     name: str | None, epochs: int | None, device: str, seed: int, config_file: Path | None,
-    overrides: tuple[str, ...], resume: bool, registry_url: str | None, as_json: bool,
+    overrides: tuple[str, ...], resume: bool, from_reference: str | None, registry_url: str | None, as_json: bool,
 ) -> None:
     """Pretrain an encoder with its own objective, evaluate it, and register the checkpoint."""
     from recgraft import distributed
+    from recgraft.cli import UserError
     from recgraft.components import parse_model
     from recgraft.data.loader import load_domain
     from recgraft.plugin_manager import load_plugins
@@ -63,6 +98,11 @@ def pretrain(
     from recgraft.run_config import apply_overrides, read_config_file
     from recgraft.training import TrainConfig
 
+    keys = [override.partition("=")[0] for override in overrides]
+    if from_reference is not None and (encoder_name is not None or config_file is not None or not all(
+            key.startswith("train.") or key in TrainConfig.model_fields for key in keys)):
+        raise UserError(f"--from {from_reference} keeps that checkpoint's encoder and its settings; "
+                        "only training settings (--set train.KEY=VALUE, --epochs, --seed) can change")
     system = load_plugins()
     encoder_name = encoder_name or system.settings.defaults.encoder
     encoder_cls = system.catalog.get("encoder", encoder_name)
@@ -81,8 +121,13 @@ def pretrain(
         registry = distributed.on_main(lambda: Registry.open(url=registry_url))  # fail before training
         started = time.perf_counter()
         domain = load_domain(data_path, format=data_format, name=domain_name)
+        encoder: str | Encoder = encoder_name
+        parents: list[tuple[str, str]] = []
+        if from_reference is not None:
+            parent, encoder_name, encoder = _continued_encoder(registry, from_reference, domain)
+            encoder_config, parents = encoder.config, [(parent, "continued")]
         resume_path = _resume_file({  # the same run with any number of processes
-            "data": domain.fingerprint(), "encoder": encoder_name,
+            "data": domain.fingerprint(), "encoder": encoder_name, "from": parents,
             "config": encoder_config.model_dump(), "train": train_config.model_dump(),
         })
         if main:
@@ -90,14 +135,14 @@ def pretrain(
             if not resume and resume_path.exists():
                 resume_path.unlink()
         trained = run_pretrain(
-            domain, encoder_name, encoder_config, train_config, device=device,
+            domain, encoder, encoder_config, train_config, device=device,
             progress=Progress(enabled=main), resume=resume_path,
         )
         distributed.all_finished()
         if not main:
             return  # the other processes are silent
         assert registry is not None
-        record = trained.register(registry, name=name)
+        record = trained.register(registry, name=name, parents=parents)
         resume_path.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
     payload = {

@@ -64,6 +64,32 @@ def test_bad_settings_are_one_line_and_exit_2(source_folder: Path, args: list[st
     assert message in result.stderr and result.stderr.count("\n") == 1
 
 
+def test_pretrain_from_a_checkpoint_continues_its_weights_and_records_the_parent(source_folder: Path) -> None:
+    runner = CliRunner()
+    first = runner.invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY, "--set", "dropout=0.3"])
+    assert first.exit_code == 0, first.output
+    result = runner.invoke(build_cli(), ["pretrain", "--data", str(source_folder), "--from", "source-transformer",
+                                         "--epochs", "1", "--set", "learning_rate=0.0005", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["checkpoint"] == "source-transformer@2"
+    registry = Registry.open()
+    record = registry.resolve("source-transformer@2")
+    assert record.parents == [("source-transformer@1", "continued")]
+    assert record.encoder == "transformer" and record.encoder_config["dropout"] == 0.3  # the parent's settings
+
+
+def test_pretrain_from_refuses_encoder_settings_and_other_items(source_folder: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY]).exit_code == 0
+    changed = runner.invoke(build_cli(), ["pretrain", "--data", str(source_folder), "--from", "source-transformer",
+                                          "--set", "embedding_dim=16"])
+    assert changed.exit_code == 2 and "only training settings" in changed.stderr
+    _, other = synthetic_domains(num_users=(120, 40), num_items=(60, 50), seed=3)
+    elsewhere = write_atomic_files(other, tmp_path / "target")
+    moved = runner.invoke(build_cli(), ["pretrain", "--data", str(elsewhere), "--from", "source-transformer"])
+    assert moved.exit_code == 2 and "run recgraft transfer" in moved.stderr and moved.stderr.count("\n") == 1
+
+
 def test_missing_data_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(tmp_path / "nope")])
     assert result.exit_code == 2 and result.stderr.count("\n") == 1
