@@ -1,0 +1,53 @@
+"""The transfer benchmark's bookkeeping: which variant is reported, against which baseline."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+SCRIPT = Path(__file__).parents[2] / "bench" / "transfer_movielens.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("transfer_movielens", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(strategy: str, seed: int, valid: float, test: float, fraction: float = 0.25) -> dict[str, Any]:
+    return {"encoder": "transformer", "strategy": strategy, "fraction": fraction, "seed": seed,
+            "valid": {"ndcg@10": valid}, "test": {"ndcg@10": test, "hr@10": 2 * test}}
+
+
+def test_the_reported_variant_is_chosen_on_validation_not_test(bench: ModuleType) -> None:
+    rows = [run("finetune", s, valid=0.10, test=0.20) for s in range(3)]
+    rows += [run("finetune:encoder_lr_scale=0.1", s, valid=0.11, test=0.05) for s in range(3)]
+    assert bench.chosen_variants(rows) == {("transformer", 0.25): "finetune:encoder_lr_scale=0.1"}
+
+
+def test_variants_missing_a_seed_are_left_out_of_the_choice(bench: ModuleType) -> None:
+    rows = [run("finetune", s, valid=0.10, test=0.10) for s in range(3)]
+    rows += [run("finetune:freeze=[]", 0, valid=0.50, test=0.50)]
+    assert bench.chosen_variants(rows) == {("transformer", 0.25): "finetune"}
+
+
+def test_the_baseline_is_the_scratch_variant_best_on_validation(bench: ModuleType) -> None:
+    rows = [run("scratch", s, valid=0.08, test=0.08) for s in range(3)]
+    rows += [run("scratch:train.batch_size=128", s, valid=0.09, test=0.10) for s in range(3)]
+    rows += [run("finetune", s, valid=0.12, test=0.12) for s in range(3)]
+    assert bench.chosen_baselines(rows) == {("transformer", 0.25): "scratch:train.batch_size=128"}
+    chosen = next(line for line in bench.summarize(rows).splitlines() if line.startswith("| transformer | 0.25 | finetune | 0.12"))
+    assert "| 0.1000 | +20.0% |" in chosen  # measured against the tuned scratch, not the plain one
+
+
+def test_a_variant_label_splits_into_strategy_and_settings(bench: ModuleType) -> None:
+    name, settings = bench.parse_variant("scratch:train.batch_size=128,encoder_lr_scale=0.1", ["source_mix=1.0"])
+    assert name == "scratch"
+    assert settings == {"source_mix": "1.0", "train.batch_size": "128", "encoder_lr_scale": "0.1"}
