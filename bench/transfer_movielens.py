@@ -235,9 +235,8 @@ def breakdown_table(rows: list[dict[str, Any]], groups: dict[tuple[str, float, s
     lines = ["| encoder | fraction | chosen | " + " | ".join(f"{b} ({users[b]} users)" for b in buckets) + " |",
              "| --- | --- | --- |" + " --- |" * len(buckets)]
     for (encoder, fraction), label in sorted(chosen_variants(rows).items()):
-        cells = []
+        cells, base = [], baselines.get((encoder, fraction), "scratch")
         for bucket in buckets:
-            base = baselines.get((encoder, fraction), "scratch")
             ours, theirs = (bucket_mean(groups.get((encoder, fraction, strategy), []), bucket) for strategy in (label, base))
             cells.append("-" if ours is None or theirs is None else f"{ours:.3f} vs {theirs:.3f}")
         lines.append(f"| {encoder} | {fraction:g} | {label} | " + " | ".join(cells) + " |")

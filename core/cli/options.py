@@ -5,9 +5,12 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from recgraft.registry import Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,3 +72,16 @@ def registry_option(func: F) -> F:
 def echo_json(payload: Any) -> None:
     """Print ``payload`` as the command's one JSON object."""
     click.echo(json.dumps(payload, indent=2, default=str))
+
+
+def read_checkpoint(registry: Registry | None, reference: str) -> tuple[str, bytes]:
+    """REF resolved (``NAME@N``) and its checkpoint's bytes, read by rank 0 (the one process
+    that opened ``registry``) and shared with every process of a torchrun job."""
+    from recgraft import distributed
+
+    def read() -> tuple[str, bytes]:
+        assert registry is not None
+        record = registry.resolve(reference)
+        return record.reference, registry.read_bytes(record)
+
+    return distributed.share(read)

@@ -25,6 +25,7 @@ from recgraft.cli.options import (
     echo_json,
     epochs_option,
     json_option,
+    read_checkpoint,
     registry_option,
 )
 from recgraft.settings import recgraft_home
@@ -42,17 +43,11 @@ def _resume_file(key: dict[str, object]) -> Path:
 
 def _continued_encoder(registry: Registry | None, reference: str, domain: Domain) -> tuple[str, str, Encoder]:
     """REF resolved, its encoder's plugin name and the encoder itself, which must know the domain's items."""
-    from recgraft import distributed
     from recgraft.checkpoint import from_bytes
     from recgraft.cli import UserError
     from recgraft.transfer import SourceModel
 
-    def read() -> tuple[str, bytes]:
-        assert registry is not None
-        record = registry.resolve(reference)
-        return record.reference, registry.read_bytes(record)
-
-    parent, data = distributed.share(read)  # rank 0 reads, every process gets it
+    parent, data = read_checkpoint(registry, reference)
     source = SourceModel.from_contents(from_bytes(data), parent)
     if source.items != domain.items:
         raise UserError(

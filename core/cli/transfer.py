@@ -22,6 +22,7 @@ from recgraft.cli.options import (
     echo_json,
     epochs_option,
     json_option,
+    read_checkpoint,
     registry_option,
 )
 
@@ -110,12 +111,7 @@ def transfer(
         main = distributed.is_main_process()
         registry = distributed.on_main(lambda: Registry.open(url=registry_url))
 
-        def read_source() -> tuple[str, bytes]:
-            assert registry is not None
-            record = registry.resolve(reference)
-            return record.reference, registry.read_bytes(record)
-
-        source_reference, checkpoint = distributed.share(read_source)  # rank 0 reads, all get it
+        source_reference, checkpoint = read_checkpoint(registry, reference)
         progress = Progress(enabled=main)  # on stderr, so --json output stays clean
         target = load_domain(data_path, format=data_format, name=domain_name)
         source_domain = load_domain(source_data) if source_data is not None else None
