@@ -86,6 +86,8 @@ def local_device(device: torch.device) -> torch.device:
 def session(device: str = "auto") -> Iterator[None]:
     """Join torchrun's process group for the block and leave it after (nothing without torchrun).
 
+    A process whose block ends waits for the others' to end too; one that fails leaves at once.
+
     The backend follows ``device`` (resolved as ``--device`` is): NCCL on CUDA, gloo otherwise.
     """
     if not launched() or active():
@@ -100,6 +102,13 @@ def session(device: str = "auto") -> Iterator[None]:
     _collective(dist.init_process_group, backend)
     try:
         yield
+    except BaseException:
+        dist.destroy_process_group()
+        raise
+    # Leave together: a process that tears down its connections while a peer still works
+    # (rank 0 registering) can make gloo abort it on the way out.
+    try:
+        all_finished()
     finally:
         dist.destroy_process_group()
 

@@ -111,6 +111,11 @@ def test_helpers_in_a_two_process_group(two_processes: list[dict[str, object]]) 
         assert torch.equal(seen["replicate"], torch.zeros(2))  # type: ignore[arg-type]
 
 
+def test_no_process_leaves_the_group_before_every_block_has_ended(two_processes: list[dict[str, object]]) -> None:
+    rank0, rank1 = two_processes
+    assert rank1["left"] >= rank0["block_ended"] > rank1["block_ended"]  # type: ignore[operator]
+
+
 def test_sharded_evaluation_equals_the_single_process_one(two_processes: list[dict[str, object]]) -> None:
     for seen in two_processes:
         whole, sharded = seen["evaluation"]  # type: ignore[misc]
