@@ -78,6 +78,18 @@ def test_scratch_starts_from_random_weights(pretrained, target_split) -> None:
     assert finetune.training.zero_shot_valid["ndcg@10"] > result.training.zero_shot_valid["ndcg@10"]
 
 
+@pytest.mark.parametrize("strategy", ["scratch", "finetune"])
+def test_the_same_seed_repeats_a_run_bit_for_bit(pretrained, target_split, strategy: str) -> None:
+    def run(seed: int, before: int) -> dict[str, torch.Tensor]:
+        torch.manual_seed(before)  # the random state the process was left in must not matter
+        transfer = Transfer.from_pretrained(pretrained, strategy=strategy)
+        return transfer.fit(target_split, {**FAST, "seed": seed}, device="cpu").model.state_dict()
+
+    first, again, other = run(1, before=10), run(1, before=11), run(2, before=10)
+    assert all(torch.equal(first[key], again[key]) for key in first)
+    assert any(not torch.equal(first[key], other[key]) for key in first)
+
+
 def test_training_never_ends_below_the_zero_shot_model(pretrained, target_split) -> None:
     # a huge learning rate wrecks the model: early stopping keeps epoch 0
     result = Transfer.from_pretrained(pretrained, strategy="finetune").fit(
