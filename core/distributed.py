@@ -102,12 +102,9 @@ def session(device: str = "auto") -> Iterator[None]:
     _collective(dist.init_process_group, backend)
     try:
         yield
-    except BaseException:
-        dist.destroy_process_group()
-        raise
-    # Leave together: a process that tears down its connections while a peer still works
-    # (rank 0 registering) can make gloo abort it on the way out.
-    try:
+        # Reached only when the block ended normally. Leave together: a process that tears
+        # down its connections while a peer still works (rank 0 registering) can make gloo
+        # abort it on the way out.
         all_finished()
     finally:
         dist.destroy_process_group()
@@ -203,7 +200,8 @@ def any_process(flag: bool) -> bool:
 def all_finished() -> None:
     """Wait until every process has got here; raises :class:`PeerFailure` if one failed instead.
 
-    Rank 0 calls it before registering, so a failed process never leaves a record behind.
+    Rank 0 calls it before registering, so a failed process never leaves a record behind;
+    :func:`session` calls it when a block ends, so that the processes leave together.
     """
     if sharded():
         done = _all_reduce(torch.ones(1))
