@@ -199,6 +199,7 @@ def summarize(rows: list[dict[str, Any]]) -> str:
         runs = groups[(encoder, fraction, label)]
         lines.append(f"| {encoder} | {fraction:g} | {label} | {statistics.fmean(r['valid']['ndcg@10'] for r in runs):.4f} "
                      f"| {statistics.fmean(r['test']['ndcg@10'] for r in runs):.4f} |")
+    lines += controls_table(rows, groups)
     lines += ["", "Test NDCG@10 by history length (users' number of training items), chosen variant vs scratch:", ""]
     lines += breakdown_table(rows, groups, baselines)
     return "\n".join(lines) + "\n"
@@ -213,10 +214,41 @@ def chosen_variants(rows: list[dict[str, Any]], per_strategy: bool = False) -> d
         strategy = row["strategy"].split(":")[0]
         if per_strategy:
             valid[(row["encoder"], row["fraction"], strategy)][row["strategy"]].append(row["valid"]["ndcg@10"])
-        elif strategy != "scratch":
+        elif strategy != "scratch" and not is_control(row):
             valid[(row["encoder"], row["fraction"])][row["strategy"]].append(row["valid"]["ndcg@10"])
     return {key: max(by_label, key=lambda label: statistics.fmean(by_label[label]))
             for key, by_label in valid.items()}
+
+
+def is_control(row: dict[str, Any]) -> bool:
+    """A run that uses no pretrained weights outside ``scratch``: ``blend:pretrained=false``, the
+    blending-only control. It is shown beside the transfers, never chosen as one."""
+    return row.get("settings", {}).get("pretrained") is False
+
+
+def controls_table(rows: list[dict[str, Any]], groups: dict[tuple[str, float, str], list[dict[str, Any]]]) -> list[str]:
+    """The chosen variant against the best control of its cell (chosen on validation), where a cell has one."""
+    controls: dict[tuple[Any, ...], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in complete(rows):
+        if is_control(row):
+            controls[(row["encoder"], row["fraction"])][row["strategy"]].append(row["valid"]["ndcg@10"])
+    if not controls:
+        return []
+    lines = ["", "The chosen variant against the same number of models trained from random starts "
+             "(the blending-only control, chosen on validation):", "",
+             "| encoder | fraction | chosen | test NDCG@10 | control | control valid / test NDCG@10 | gain NDCG@10 |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    chosen = chosen_variants(rows)
+    for key, by_label in sorted(controls.items()):
+        control = max(by_label, key=lambda label: statistics.fmean(by_label[label]))
+        label = chosen.get(key)
+        if label is None:
+            continue
+        ours = statistics.fmean(r["test"]["ndcg@10"] for r in groups[(*key, label)])
+        theirs = statistics.fmean(r["test"]["ndcg@10"] for r in groups[(*key, control)])
+        lines.append(f"| {key[0]} | {key[1]:g} | {label} | {ours:.4f} | {control} | "
+                     f"{statistics.fmean(by_label[control]):.4f} / {theirs:.4f} | {(ours - theirs) / theirs:+.1%} |")
+    return lines
 
 
 def chosen_baselines(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], str]:

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from recgraft.components import Component, ComponentConfig
 from recgraft.encoder import Encoder
+from recgraft.errors import ConfigError
 from recgraft.extractor import FeatureExtractor
 from recgraft.head import Head
 from recgraft.transfer_model import TransferModel
@@ -95,3 +96,37 @@ def _groups(*parts: tuple[list[torch.nn.Parameter], float, str]) -> list[dict[st
 def parameter_groups(*parts: tuple[list[torch.nn.Parameter], float, str]) -> list[dict[str, Any]]:
     """Public helper for strategies: optimizer groups from ``(params, lr, name)``, empty ones dropped."""
     return _groups(*parts)
+
+
+def freeze_layers(encoder: Encoder, prefixes: list[str], strategy: str) -> None:
+    """Stop the gradients of ``encoder``'s parameters named by any of ``prefixes`` (``blocks``,
+    ``blocks.0``); a prefix that names nothing is a :class:`ConfigError` naming the choices."""
+    names = [name for name, _ in encoder.named_parameters()]
+    for prefix in prefixes:
+        hits = {n for n in names if n == prefix or n.startswith(prefix + ".")}
+        if not hits:
+            top = sorted({n.split(".")[0] for n in names})
+            raise ConfigError(
+                f"strategy {strategy!r}: freeze: no encoder parameter starts with {prefix!r} "
+                f"(top-level names: {', '.join(top)})"
+            )
+        for name, param in encoder.named_parameters():
+            if name in hits:
+                param.requires_grad_(False)
+
+
+def pretrained_parts(
+    model: TransferModel, exclude: torch.nn.Module | None = None
+) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter], list[torch.nn.Parameter]]:
+    """A model's trainable parameters as (encoder layers, item tables, everything else), the
+    three parts a strategy starting from pretrained weights trains at different rates.
+    Parameters of ``exclude`` (a submodule the strategy groups itself) are left out."""
+    item_ids = {id(p) for p in model.encoder.item_parameters()}
+    encoder_ids = {id(p) for p in model.encoder.parameters()}
+    skipped = {id(p) for p in exclude.parameters()} if exclude is not None else set()
+    trainable = [p for p in model.parameters() if p.requires_grad and id(p) not in skipped]
+    return (
+        [p for p in trainable if id(p) in encoder_ids and id(p) not in item_ids],
+        [p for p in trainable if id(p) in item_ids],
+        [p for p in trainable if id(p) not in encoder_ids],
+    )

@@ -336,7 +336,8 @@ class TransferResult:
             **training_provenance(self.device, precision_for(self.device)),
             parents=parents,
             extra={
-                "extractor": t.extractor_name, "head": t.head_name, "alignment": self.alignment.report(),
+                "extractor": t.extractor_name, "head": t.head_name, "strategy_config": t.strategy.describe(),
+                "alignment": self.alignment.report(),
                 "epochs": self.training.epochs, "best_epoch": self.training.best_epoch,
                 "seconds": round(self.training.seconds, 2), "train_users": len(self.split.train_users),
                 **({"processes": self.training.processes} if self.training.processes > 1 else {}),

@@ -1,4 +1,4 @@
-"""Built-in transfer strategies: ``direct``, ``fusion``, ``finetune`` and the ``scratch`` baseline."""
+"""Built-in transfer strategies: ``direct``, ``fusion``, ``finetune``, ``blend`` and the ``scratch`` baseline."""
 
 from recgraft import hookimpl
 
@@ -9,3 +9,4 @@ def register_strategies(register):  # type: ignore[no-untyped-def]
     register("fusion", "recgraft.plugins.strategies.fusion:FusionStrategy")
     register("finetune", "recgraft.plugins.strategies.finetune:FinetuneStrategy")
     register("scratch", "recgraft.plugins.strategies.scratch:ScratchStrategy")
+    register("blend", "recgraft.plugins.strategies.blend:BlendStrategy")

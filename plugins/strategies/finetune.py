@@ -18,12 +18,13 @@ from typing import Any
 
 from pydantic import Field
 
-from recgraft.errors import ConfigError
 from recgraft.strategy import (
     TransferContext,
     TransferStrategy,
     TransferStrategyConfig,
+    freeze_layers,
     parameter_groups,
+    pretrained_parts,
 )
 from recgraft.transfer_model import TransferModel
 
@@ -50,32 +51,18 @@ class FinetuneStrategy(TransferStrategy):
 
     def build(self, context: TransferContext) -> TransferModel:
         encoder = context.encoder
-        names = [name for name, _ in encoder.named_parameters()]
-        for prefix in self.config.freeze:
-            hits = [n for n in names if n == prefix or n.startswith(prefix + ".")]
-            if not hits:
-                top = sorted({n.split(".")[0] for n in names})
-                raise ConfigError(
-                    f"strategy 'finetune': freeze: no encoder parameter starts with {prefix!r} "
-                    f"(top-level names: {', '.join(top)})"
-                )
-            for name, param in encoder.named_parameters():
-                if name in hits:
-                    param.requires_grad_(False)
+        freeze_layers(encoder, self.config.freeze, "finetune")
         head = context.make_head(context.extractor.output_dim(encoder), encoder.output_dim)
         return TransferModel(encoder, context.extractor, head, item_bias=self.config.item_bias).to(
             encoder.item_vectors().device
         )
 
     def parameter_groups(self, model: TransferModel, learning_rate: float) -> list[dict[str, Any]]:
-        item_ids = {id(p) for p in model.encoder.item_parameters()}
-        encoder_ids = {id(p) for p in model.encoder.parameters()}
-        trainable = [p for p in model.parameters() if p.requires_grad]
+        layers, items, rest = pretrained_parts(model)
         return parameter_groups(
-            ([p for p in trainable if id(p) in encoder_ids and id(p) not in item_ids],
-             learning_rate * self.config.encoder_lr_scale, "encoder"),
-            ([p for p in trainable if id(p) in item_ids], learning_rate * self.config.item_lr_scale, "items"),
-            ([p for p in trainable if id(p) not in encoder_ids], learning_rate * self.config.head_lr_scale, "head"),
+            (layers, learning_rate * self.config.encoder_lr_scale, "encoder"),
+            (items, learning_rate * self.config.item_lr_scale, "items"),
+            (rest, learning_rate * self.config.head_lr_scale, "head"),
         )
 
     def source_mix(self) -> float:

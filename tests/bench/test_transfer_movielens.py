@@ -51,3 +51,13 @@ def test_a_variant_label_splits_into_strategy_and_settings(bench: ModuleType) ->
     name, settings = bench.parse_variant("scratch:train.batch_size=128,encoder_lr_scale=0.1", ["source_mix=1.0"])
     assert name == "scratch"
     assert settings == {"source_mix": "1.0", "train.batch_size": "128", "encoder_lr_scale": "0.1"}
+
+
+def test_the_blending_control_is_reported_beside_the_choice_never_chosen(bench: ModuleType) -> None:
+    rows = [run("scratch", s, valid=0.08, test=0.08) for s in range(3)]
+    rows += [run("blend", s, valid=0.12, test=0.12) for s in range(3)]
+    control = [run("blend:pretrained=false", s, valid=0.20, test=0.10) for s in range(3)]
+    rows += [{**row, "settings": {"pretrained": False}} for row in control]
+    assert bench.chosen_variants(rows) == {("transformer", 0.25): "blend"}
+    against = next(line for line in bench.summarize(rows).splitlines() if "| blend:pretrained=false | 0.2000" in line)
+    assert against.endswith("| +20.0% |")

@@ -7,6 +7,7 @@ import torch
 
 from recgraft.errors import ConfigError, UnknownComponentError
 from recgraft.transfer import Transfer
+from recgraft.transfer_model import TransferModel
 
 from .conftest import FAST
 
@@ -72,13 +73,40 @@ def test_fusion_trains_the_target_encoder_and_the_gate(pretrained, target_split)
     assert all(not p.requires_grad for p in result.model.encoder.parameters())
 
 
+def test_blend_trains_both_members_and_ranks_by_their_mixed_log_probabilities(pretrained, target_split) -> None:
+    transfer = Transfer.from_pretrained(pretrained, strategy="blend", strategy_config={"weight": 0.6})
+    result = transfer.fit(target_split, {**FAST, "patience": 10}, device="cpu")
+    model = result.model.eval()
+    untrained = Transfer.from_pretrained(pretrained, strategy="blend").fit(
+        target_split, {"epochs": 1, "learning_rate": 1e-12}, device="cpu").model
+    assert changed(snapshot(untrained.partner.encoder), model.partner.encoder)  # the target-only member trained
+    assert changed(snapshot(pretrained.encoder), model.encoder) - {"item_embedding.weight"}  # so did the fine-tuned one
+    history = torch.tensor([[0, 0, 3, 4, 5], [1, 2, 3, 4, 9]])
+    with torch.no_grad():
+        own = torch.nn.functional.log_softmax(TransferModel.score(model, TransferModel.features(model, history)), dim=-1)
+        partner = torch.nn.functional.log_softmax(model.partner(history), dim=-1)
+        assert torch.allclose(model(history), 0.6 * own + 0.4 * partner, atol=1e-5)
+    groups = {g["name"]: g["lr"] for g in transfer.strategy.parameter_groups(model, 1.0)}
+    assert groups == {"encoder": 0.3, "items": 1.0, "head": 1.0, "partner": 1.0}
+
+
+def test_blend_control_starts_both_members_at_random(pretrained, target_split) -> None:
+    transfer = Transfer.from_pretrained(pretrained, strategy="blend", strategy_config={"pretrained": False})
+    model = transfer.fit(target_split, {"epochs": 1, "learning_rate": 1e-12}, device="cpu").model
+    start = pretrained.encoder.state_dict()
+    assert not torch.equal(model.encoder.blocks[0].qkv.weight, start["blocks.0.qkv.weight"])
+    assert not torch.equal(model.encoder.blocks[0].qkv.weight, model.partner.encoder.blocks[0].qkv.weight)
+    groups = {g["name"]: g["lr"] for g in transfer.strategy.parameter_groups(model, 1.0)}
+    assert set(groups.values()) == {1.0}  # a random start is not held back like a pretrained one
+
+
 def test_scratch_starts_from_random_weights(pretrained, target_split) -> None:
     result = Transfer.from_pretrained(pretrained, strategy="scratch").fit(target_split, {"epochs": 1}, device="cpu")
     finetune = Transfer.from_pretrained(pretrained, strategy="finetune").fit(target_split, {"epochs": 1}, device="cpu")
     assert finetune.training.zero_shot_valid["ndcg@10"] > result.training.zero_shot_valid["ndcg@10"]
 
 
-@pytest.mark.parametrize("strategy", ["scratch", "finetune"])
+@pytest.mark.parametrize("strategy", ["scratch", "finetune", "blend"])
 def test_the_same_seed_repeats_a_run_bit_for_bit(pretrained, target_split, strategy: str) -> None:
     def run(seed: int, before: int) -> dict[str, torch.Tensor]:
         torch.manual_seed(before)  # the random state the process was left in must not matter

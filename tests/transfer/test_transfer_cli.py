@@ -51,6 +51,17 @@ def test_transfer_human_output_reports_the_overlap_and_the_gain(source_ref, targ
     assert "scratch baseline: test NDCG@10" in result.stdout and "gain over scratch: NDCG@10 " in result.stdout
 
 
+def test_blend_takes_its_settings_from_set_and_records_them(source_ref, target_folder, registry) -> None:
+    result = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "blend", *FAST,
+                    "--set", "weight=0.6", "--set", 'freeze=["blocks"]', "--no-baseline", "--json")
+    assert result.exit_code == 0, result.output
+    record = registry.resolve(json.loads(result.stdout)["checkpoint"])
+    assert record.parents == [(source_ref, "blend")]
+    assert record.strategy == "blend" and record.extra["strategy_config"]["weight"] == 0.6
+    bad = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "blend", "--set", "weight=2")
+    assert bad.exit_code == 2 and "strategy 'blend': weight" in bad.output
+
+
 def test_negative_gain_is_called_negative_transfer(monkeypatch, source_ref, target_folder) -> None:
     from recgraft.cli import transfer as transfer_cli
 

@@ -1,0 +1,121 @@
+"""The ``blend`` strategy: a fine-tuned model and a target-only model, their predictions mixed.
+
+A model fine-tuned from the checkpoint and one trained from a random start on the target
+learn different things from the same data: the first keeps what the source taught, the
+second fits the target's own co-occurrences, and their mistakes differ. Both train side
+by side, each on its own loss, and the pair ranks items by
+``weight * log p_finetuned + (1 - weight) * log p_target``; early stopping watches the
+blend. The pair costs two models, so ``pretrained=false`` builds the same pair from two
+random starts: the control that shows what blending alone buys, without the transfer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from pydantic import Field
+
+from recgraft.encoder import Encoder
+from recgraft.extractor import FeatureExtractor
+from recgraft.head import Head
+from recgraft.strategy import (
+    TransferContext,
+    TransferStrategy,
+    TransferStrategyConfig,
+    freeze_layers,
+    parameter_groups,
+    pretrained_parts,
+)
+from recgraft.transfer_model import TransferModel
+
+
+class BlendStrategyConfig(TransferStrategyConfig):
+    weight: float = Field(0.7, ge=0, le=1, description="weight of the fine-tuned model's log-probabilities")
+    encoder_lr_scale: float = Field(0.3, gt=0, description="fine-tuned encoder's learning rate, relative")
+    item_lr_scale: float = Field(1.0, gt=0, description="fine-tuned item tables' learning rate, relative")
+    head_first_epochs: int = Field(0, ge=0, description="first epochs in which the fine-tuned encoder stays still")
+    freeze: list[str] = Field(
+        default_factory=list, description="fine-tuned encoder's parameter-name prefixes to keep frozen"
+    )
+    pretrained: bool = Field(True, description="false: both models start at random (the blending-only control)")
+
+
+class BlendedModel(TransferModel):
+    """A TransferModel (the fine-tuned member) with a ``partner`` trained beside it.
+
+    Features are the two members' features side by side; each member scores its half and
+    the blend mixes their log-probabilities, so evaluation, recommendation and checkpoints
+    treat the pair as one model.
+    """
+
+    def __init__(
+        self, encoder: Encoder, extractor: FeatureExtractor, head: Head, partner: TransferModel,
+        *, weight: float, item_bias: bool,
+    ) -> None:
+        super().__init__(encoder, extractor, head, item_bias=item_bias)
+        self.partner = partner
+        self.weight = weight
+        self.own_dim = extractor.output_dim(encoder)
+
+    def _halves(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return features[..., : self.own_dim], features[..., self.own_dim :]
+
+    def features(self, history: torch.Tensor) -> torch.Tensor:
+        return torch.cat([super().features(history), self.partner.features(history)], dim=-1)
+
+    def sequence_features(self, history: torch.Tensor) -> torch.Tensor | None:
+        own, partner = super().sequence_features(history), self.partner.sequence_features(history)
+        if own is None or partner is None:
+            return None
+        return torch.cat([own, partner], dim=-1)
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        own, partner = self._halves(features)
+        mine = torch.log_softmax(super().score(own).float(), dim=-1)
+        theirs = torch.log_softmax(self.partner.score(partner).float(), dim=-1)
+        return self.weight * mine + (1.0 - self.weight) * theirs
+
+    def pair_logits(self, history: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        mine, theirs = super().pair_logits(history, items), self.partner.pair_logits(history, items)
+        return self.weight * mine + (1.0 - self.weight) * theirs
+
+    def loss(self, features: torch.Tensor, targets: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        own, partner = self._halves(features)
+        return super().loss(own, targets, generator) + self.partner.loss(partner, targets, generator)
+
+
+class BlendStrategy(TransferStrategy):
+    """Fine-tune the checkpoint and train a scratch model beside it; rank by their blend."""
+
+    Config = BlendStrategyConfig
+    config: BlendStrategyConfig
+
+    def build(self, context: TransferContext) -> TransferModel:
+        encoder = context.encoder if self.config.pretrained else context.fresh_encoder()
+        if self.config.pretrained:
+            freeze_layers(encoder, self.config.freeze, "blend")
+        partner_encoder = context.fresh_encoder()
+        partner = TransferModel(
+            partner_encoder, context.extractor,
+            context.make_head(context.extractor.output_dim(partner_encoder), partner_encoder.output_dim),
+            item_bias=self.config.item_bias,
+        )
+        head = context.make_head(context.extractor.output_dim(encoder), encoder.output_dim)
+        return BlendedModel(encoder, context.extractor, head, partner, weight=self.config.weight,
+                            item_bias=self.config.item_bias).to(encoder.item_vectors().device)
+
+    def parameter_groups(self, model: TransferModel, learning_rate: float) -> list[dict[str, Any]]:
+        partner = model.partner if isinstance(model, BlendedModel) else None
+        layers, items, rest = pretrained_parts(model, exclude=partner)
+        scaled = self.config.pretrained
+        return parameter_groups(
+            (layers, learning_rate * (self.config.encoder_lr_scale if scaled else 1.0), "encoder"),
+            (items, learning_rate * (self.config.item_lr_scale if scaled else 1.0), "items"),
+            (rest, learning_rate * self.config.head_lr_scale, "head"),
+            (list(partner.parameters()) if partner is not None else [], learning_rate, "partner"),
+        )
+
+    def learning_rate_scales(self, epoch: int) -> dict[str, float]:
+        waiting = self.config.pretrained and epoch <= self.config.head_first_epochs
+        return {"encoder": 0.0} if waiting else {}
