@@ -208,10 +208,11 @@ def summarize(rows: list[dict[str, Any]]) -> str:
 def chosen_variants(rows: list[dict[str, Any]], per_strategy: bool = False) -> dict[tuple[Any, ...], str]:
     """For each (encoder, fraction), the non-scratch variant with the best mean validation NDCG@10
     among those run on every seed (:func:`complete`). With ``per_strategy`` the choice is made
-    for each (encoder, fraction, strategy) instead, among that strategy's variants (``name:settings``)."""
+    for each (encoder, fraction, strategy) instead, among that strategy's variants (``name:settings``),
+    where a control counts as a strategy of its own (``blend control``)."""
     valid: dict[tuple[Any, ...], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in complete(rows):
-        strategy = row["strategy"].split(":")[0]
+        strategy = row["strategy"].split(":")[0] + (" control" if is_control(row) else "")
         if per_strategy:
             valid[(row["encoder"], row["fraction"], strategy)][row["strategy"]].append(row["valid"]["ndcg@10"])
         elif strategy != "scratch" and not is_control(row):
@@ -294,6 +295,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         tests[(r["encoder"], r["fraction"], r["strategy"])].append(r["test"]["ndcg@10"])
     chosen = chosen_variants(rows, per_strategy=True)
     encoders = sorted({r["encoder"] for r in rows})
+    colors: dict[str, str] = {}  # one colour per strategy across the panels
     figure, axes = plt.subplots(1, len(encoders), figsize=(5 * len(encoders), 4), squeeze=False)
     for axis, encoder in zip(axes[0], encoders, strict=True):
         for strategy in sorted({s for e, _, s in chosen if e == encoder}):
@@ -301,7 +303,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
             runs = [tests[(encoder, x, chosen[(encoder, x, strategy)])] for x in xs]
             variants = {r["strategy"] for r in rows if r["encoder"] == encoder and r["strategy"].split(":")[0] == strategy}
             label = strategy + (" (variant chosen on validation)" if len(variants) > 1 else "")
-            style = {"linestyle": "--", "color": "black"} if strategy == "scratch" else {}
+            style = ({"linestyle": "--", "color": "black"} if strategy == "scratch"
+                     else {"linestyle": ":", "color": "grey"} if strategy.endswith(" control")
+                     else {"color": colors.setdefault(strategy, f"C{len(colors)}")})
             (line,) = axis.plot(xs, [statistics.fmean(r) for r in runs], marker="o", label=label, **style)
             axis.fill_between(xs, [min(r) for r in runs], [max(r) for r in runs], alpha=0.15, color=line.get_color())
         axis.set_xscale("log")
