@@ -77,6 +77,7 @@ class BlendedModel(TransferModel):
         return self.weight * mine + (1.0 - self.weight) * theirs
 
     def pair_logits(self, history: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Binary heads: the members' logits, mixed with the same weight."""
         mine, theirs = super().pair_logits(history, items), self.partner.pair_logits(history, items)
         return self.weight * mine + (1.0 - self.weight) * theirs
 
