@@ -184,7 +184,8 @@ def summarize(rows: list[dict[str, Any]]) -> str:
     lines += ["", "Best variant per encoder and fraction, chosen on mean validation NDCG@10 (test figures):", "",
               "| encoder | fraction | chosen | valid NDCG@10 | test NDCG@10 | scratch | gain NDCG@10 | gain HR@10 |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for (encoder, fraction), label in sorted(chosen_variants(rows).items()):
+    chosen = chosen_variants(rows)
+    for (encoder, fraction), label in sorted(chosen.items()):
         key, base = (encoder, fraction, label), (encoder, fraction, baselines.get((encoder, fraction), "scratch"))
         valid = statistics.fmean(r["valid"]["ndcg@10"] for r in groups[key])
         ours, theirs = mean(key, "ndcg@10"), mean(base, "ndcg@10")
@@ -199,7 +200,7 @@ def summarize(rows: list[dict[str, Any]]) -> str:
         runs = groups[(encoder, fraction, label)]
         lines.append(f"| {encoder} | {fraction:g} | {label} | {statistics.fmean(r['valid']['ndcg@10'] for r in runs):.4f} "
                      f"| {statistics.fmean(r['test']['ndcg@10'] for r in runs):.4f} |")
-    lines += controls_table(rows, groups)
+    lines += controls_table(rows, groups, chosen)
     lines += ["", "Test NDCG@10 by history length (users' number of training items), chosen variant vs scratch:", ""]
     lines += breakdown_table(rows, groups, baselines)
     return "\n".join(lines) + "\n"
@@ -227,7 +228,8 @@ def is_control(row: dict[str, Any]) -> bool:
     return row.get("settings", {}).get("pretrained") is False
 
 
-def controls_table(rows: list[dict[str, Any]], groups: dict[tuple[str, float, str], list[dict[str, Any]]]) -> list[str]:
+def controls_table(rows: list[dict[str, Any]], groups: dict[tuple[str, float, str], list[dict[str, Any]]],
+                   chosen: dict[tuple[Any, ...], str]) -> list[str]:
     """The chosen variant against the best control of its cell (chosen on validation), where a cell has one."""
     controls: dict[tuple[Any, ...], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in complete(rows):
@@ -239,7 +241,6 @@ def controls_table(rows: list[dict[str, Any]], groups: dict[tuple[str, float, st
              "(the blending-only control, chosen on validation):", "",
              "| encoder | fraction | chosen | test NDCG@10 | control | control valid / test NDCG@10 | gain NDCG@10 |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    chosen = chosen_variants(rows)
     for key, by_label in sorted(controls.items()):
         control = max(by_label, key=lambda label: statistics.fmean(by_label[label]))
         label = chosen.get(key)

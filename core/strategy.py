@@ -32,6 +32,19 @@ class TransferStrategyConfig(ComponentConfig):
     head_lr_scale: float = Field(1.0, gt=0, description="head learning rate, relative to train.learning_rate")
 
 
+class PretrainedStrategyConfig(TransferStrategyConfig):
+    """Settings of a strategy that keeps training pretrained weights: how fast each part moves."""
+
+    encoder_lr_scale: float = Field(0.3, gt=0, description="encoder learning rate, relative to train.learning_rate")
+    item_lr_scale: float = Field(1.0, gt=0, description="learning rate of the item tables (new items included), relative")
+    freeze: list[str] = Field(
+        default_factory=list, description="encoder parameter-name prefixes to keep frozen, e.g. 'blocks.0'"
+    )
+    head_first_epochs: int = Field(
+        0, ge=0, description="first epochs in which the encoder stays still and only the head and item tables train"
+    )
+
+
 @dataclass
 class TransferContext:
     """What a strategy builds from: the pretrained encoder, already aligned to the target."""

@@ -20,9 +20,9 @@ from recgraft.encoder import Encoder
 from recgraft.extractor import FeatureExtractor
 from recgraft.head import Head
 from recgraft.strategy import (
+    PretrainedStrategyConfig,
     TransferContext,
     TransferStrategy,
-    TransferStrategyConfig,
     freeze_layers,
     parameter_groups,
     pretrained_parts,
@@ -30,14 +30,10 @@ from recgraft.strategy import (
 from recgraft.transfer_model import TransferModel
 
 
-class BlendStrategyConfig(TransferStrategyConfig):
+class BlendStrategyConfig(PretrainedStrategyConfig):
+    """The fine-tuned member's settings (``encoder_lr_scale``, ``freeze``, ...) and the blend's own."""
+
     weight: float = Field(0.7, ge=0, le=1, description="weight of the fine-tuned model's log-probabilities")
-    encoder_lr_scale: float = Field(0.3, gt=0, description="fine-tuned encoder's learning rate, relative")
-    item_lr_scale: float = Field(1.0, gt=0, description="fine-tuned item tables' learning rate, relative")
-    head_first_epochs: int = Field(0, ge=0, description="first epochs in which the fine-tuned encoder stays still")
-    freeze: list[str] = Field(
-        default_factory=list, description="fine-tuned encoder's parameter-name prefixes to keep frozen"
-    )
     pretrained: bool = Field(True, description="false: both models start at random (the blending-only control)")
 
 
@@ -93,9 +89,11 @@ class BlendStrategy(TransferStrategy):
     config: BlendStrategyConfig
 
     def build(self, context: TransferContext) -> TransferModel:
-        encoder = context.encoder if self.config.pretrained else context.fresh_encoder()
         if self.config.pretrained:
+            encoder = context.encoder
             freeze_layers(encoder, self.config.freeze, "blend")
+        else:
+            encoder = context.fresh_encoder()
         partner_encoder = context.fresh_encoder()
         partner = TransferModel(
             partner_encoder, context.extractor,
@@ -107,14 +105,14 @@ class BlendStrategy(TransferStrategy):
                             item_bias=self.config.item_bias).to(encoder.item_vectors().device)
 
     def parameter_groups(self, model: TransferModel, learning_rate: float) -> list[dict[str, Any]]:
-        partner = model.partner if isinstance(model, BlendedModel) else None
-        layers, items, rest = pretrained_parts(model, exclude=partner)
+        assert isinstance(model, BlendedModel), "blend groups the parameters of the pair it built"
+        layers, items, rest = pretrained_parts(model, exclude=model.partner)
         scaled = self.config.pretrained
         return parameter_groups(
             (layers, learning_rate * (self.config.encoder_lr_scale if scaled else 1.0), "encoder"),
             (items, learning_rate * (self.config.item_lr_scale if scaled else 1.0), "items"),
             (rest, learning_rate * self.config.head_lr_scale, "head"),
-            (list(partner.parameters()) if partner is not None else [], learning_rate, "partner"),
+            (list(model.partner.parameters()), learning_rate, "partner"),
         )
 
     def learning_rate_scales(self, epoch: int) -> dict[str, float]:

@@ -19,9 +19,9 @@ from typing import Any
 from pydantic import Field
 
 from recgraft.strategy import (
+    PretrainedStrategyConfig,
     TransferContext,
     TransferStrategy,
-    TransferStrategyConfig,
     freeze_layers,
     parameter_groups,
     pretrained_parts,
@@ -29,17 +29,9 @@ from recgraft.strategy import (
 from recgraft.transfer_model import TransferModel
 
 
-class FinetuneStrategyConfig(TransferStrategyConfig):
-    encoder_lr_scale: float = Field(0.3, gt=0, description="encoder learning rate, relative to train.learning_rate")
-    item_lr_scale: float = Field(1.0, gt=0, description="learning rate of the item tables (new items included), relative")
-    freeze: list[str] = Field(
-        default_factory=list, description="encoder parameter-name prefixes to keep frozen, e.g. 'blocks.0'"
-    )
+class FinetuneStrategyConfig(PretrainedStrategyConfig):
     source_mix: float = Field(
         0.0, ge=0, description="source-domain windows mixed into each epoch, per target window (needs the source data)"
-    )
-    head_first_epochs: int = Field(
-        0, ge=0, description="first epochs in which the encoder stays still and only the head and item tables train"
     )
 
 
