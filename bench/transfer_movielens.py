@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
@@ -96,10 +97,11 @@ def source_model(args: argparse.Namespace, encoder: str, source: Any) -> Any:
 
 
 def parse_variant(label: str, shared: list[str]) -> tuple[str, dict[str, str]]:
-    """``finetune:source_mix=1.0,encoder_lr_scale=0.1`` -> ("finetune", settings); --set values first."""
+    """``finetune:source_mix=1.0,encoder_lr_scale=0.1`` -> ("finetune", settings); --set values first.
+    Commas inside a JSON list (``blend:weight_choices=[0.5,0.7]``) do not separate settings."""
     name, _, own = label.partition(":")
     settings = dict(setting.split("=", 1) for setting in shared)
-    settings.update(dict(item.split("=", 1) for item in own.split(",") if item))
+    settings.update(dict(item.split("=", 1) for item in re.split(r",(?![^\[]*\])", own) if item))
     return name, settings
 
 
@@ -131,6 +133,7 @@ def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: A
         "valid": {k: round(float(result.training.valid[k]), 5) for k in keep},
         "zero_shot_valid": {k: round(float(result.training.zero_shot_valid[k]), 5) for k in keep},
         "best_epoch": result.training.best_epoch, "epochs": result.training.epochs,
+        **({"chosen_on_validation": result.training.chosen} if result.training.chosen else {}),
         "seconds": round(time.perf_counter() - started, 1), "train_users": int(len(split.train_users)),
         "overlap": result.alignment.report(), "device": str(result.device),
         "test_by_history_length": {v["bucket"]: {"users": v["users"], "ndcg@10": round(float(v["ndcg@10"]), 5)}

@@ -97,6 +97,11 @@ class TransferStrategy(Component):
         groups not named keep theirs. A schedule such as "the head first, then the encoder"."""
         return {}
 
+    def choose_on_validation(self, model: TransferModel, validate: Callable[[], float]) -> dict[str, float]:
+        """After training, settings no gradient can learn (a blend's weight) chosen on ``validate()``
+        (validation NDCG@10 of ``model`` as it stands); they are set on ``model`` and returned. Default: none."""
+        return {}
+
     def describe(self) -> dict[str, object]:
         return self.config.model_dump()
 

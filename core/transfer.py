@@ -267,6 +267,11 @@ class TransferResult:
         return self.split.domain
 
     @property
+    def strategy_config(self) -> dict[str, object]:
+        """The strategy's settings as trained: the configured ones, with any chosen on validation in place."""
+        return {**self.transfer.strategy.describe(), **self.training.chosen}
+
+    @property
     def metrics(self) -> dict[str, Any]:
         """Validation metrics of the chosen epoch, zero-shot validation, and any stage evaluated."""
         return {"valid": self.training.valid, "zero_shot_valid": self.training.zero_shot_valid,
@@ -303,7 +308,7 @@ class TransferResult:
                 "encoder": {"name": t.source.encoder_name, "config": self.model.encoder.config.model_dump()},
                 "extractor": {"name": t.extractor_name, "config": t.extractor.describe()},
                 "head": {"name": t.head_name, "config": self.model.head.config.model_dump()},
-                "strategy": {"name": t.strategy_name, "config": t.strategy.describe()},
+                "strategy": {"name": t.strategy_name, "config": self.strategy_config},
             },
             "domain": self.domain.name,
             "source": {"reference": t.source.reference, "domain": t.source.domain},
@@ -336,7 +341,8 @@ class TransferResult:
             **training_provenance(self.device, precision_for(self.device)),
             parents=parents,
             extra={
-                "extractor": t.extractor_name, "head": t.head_name, "strategy_config": t.strategy.describe(),
+                "extractor": t.extractor_name, "head": t.head_name, "strategy_config": self.strategy_config,
+                **({"chosen_on_validation": self.training.chosen} if self.training.chosen else {}),
                 "alignment": self.alignment.report(),
                 "epochs": self.training.epochs, "best_epoch": self.training.best_epoch,
                 "seconds": round(self.training.seconds, 2), "train_users": len(self.split.train_users),

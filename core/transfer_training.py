@@ -49,6 +49,7 @@ class TransferTrainResult:
     zero_shot_valid: dict[str, float]
     history: list[dict[str, float]] = field(default_factory=list)
     processes: int = 1  # how many processes trained together (torchrun)
+    chosen: dict[str, float] = field(default_factory=dict)  # settings the strategy chose on validation
 
 
 def scorer(model: TransferModel, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -193,6 +194,10 @@ def fit_transfer(
     if averager is not None:
         averager.close()
     model.load_state_dict(best_state)
-    valid = zero_shot if best_epoch == 0 else _validate(model, split, train, device)
+    chosen = strategy.choose_on_validation(model, lambda: _validate(model, split, train, device)["ndcg@10"])
+    if chosen:
+        progress.log("chosen on validation: " + ", ".join(f"{k} {v:g}" for k, v in chosen.items()))
+    valid = zero_shot if best_epoch == 0 and not chosen else _validate(model, split, train, device)
     model.eval()
-    return TransferTrainResult(epoch, best_epoch, time.perf_counter() - started, valid, zero_shot, history, world)
+    return TransferTrainResult(epoch, best_epoch, time.perf_counter() - started, valid, zero_shot, history, world,
+                               chosen)

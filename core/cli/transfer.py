@@ -135,6 +135,7 @@ def transfer(
             "zero_shot": {"valid": _rounded(result.training.zero_shot_valid)},
             "best_epoch": result.training.best_epoch,
             "epochs": result.training.epochs,
+            **({"chosen_on_validation": result.training.chosen} if result.training.chosen else {}),
             "overlap": result.alignment.report(),
             "train_users": int(len(split.train_users)),
         }

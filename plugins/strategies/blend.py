@@ -5,13 +5,16 @@ learn different things from the same data: the first keeps what the source taugh
 second fits the target's own co-occurrences, and their mistakes differ. Both train side
 by side, each on its own loss, and the pair ranks items by
 ``weight * log p_finetuned + (1 - weight) * log p_target``; early stopping watches the
-blend. The pair costs two models, so ``pretrained=false`` builds the same pair from two
-random starts: the control that shows what blending alone buys, without the transfer.
+blend. With ``weight_choices`` the weight is chosen again after training, on validation,
+among those candidates (the checkpoint keeps the chosen one). The pair costs two models, so
+``pretrained=false`` builds the same pair from two random starts: the control that shows
+what blending alone buys, without the transfer.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import torch
 from pydantic import Field
@@ -34,6 +37,10 @@ class BlendStrategyConfig(PretrainedStrategyConfig):
     """The fine-tuned member's settings (``encoder_lr_scale``, ``freeze``, ...) and the blend's own."""
 
     weight: float = Field(0.7, ge=0, le=1, description="weight of the fine-tuned model's log-probabilities")
+    weight_choices: list[Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=list,
+        description="weights tried on validation after training; the best replaces weight (empty: keep weight)",
+    )
     pretrained: bool = Field(True, description="false: both models start at random (the blending-only control)")
 
 
@@ -118,3 +125,15 @@ class BlendStrategy(TransferStrategy):
     def learning_rate_scales(self, epoch: int) -> dict[str, float]:
         waiting = self.config.pretrained and epoch <= self.config.head_first_epochs
         return {"encoder": 0.0} if waiting else {}
+
+    def choose_on_validation(self, model: TransferModel, validate: Callable[[], float]) -> dict[str, float]:
+        """The weight among ``weight_choices`` with the best validation NDCG@10 (the first on a tie)."""
+        assert isinstance(model, BlendedModel), "blend chooses the weight of the pair it built"
+        if not self.config.weight_choices:
+            return {}
+        scores = {}
+        for weight in self.config.weight_choices:
+            model.weight = weight
+            scores[weight] = validate()
+        model.weight = max(scores, key=lambda weight: scores[weight])
+        return {"weight": model.weight}

@@ -53,6 +53,12 @@ def test_a_variant_label_splits_into_strategy_and_settings(bench: ModuleType) ->
     assert settings == {"source_mix": "1.0", "train.batch_size": "128", "encoder_lr_scale": "0.1"}
 
 
+def test_a_list_setting_keeps_its_commas(bench: ModuleType) -> None:
+    name, settings = bench.parse_variant('blend:weight_choices=[0.5,0.7],freeze=["blocks"],weight=0.6', [])
+    assert name == "blend"
+    assert settings == {"weight_choices": "[0.5,0.7]", "freeze": '["blocks"]', "weight": "0.6"}
+
+
 def test_the_blending_control_is_reported_beside_the_choice_never_chosen(bench: ModuleType) -> None:
     rows = [run("scratch", s, valid=0.08, test=0.08) for s in range(3)]
     rows += [run("blend", s, valid=0.12, test=0.12) for s in range(3)]

@@ -90,6 +90,26 @@ def test_blend_trains_both_members_and_ranks_by_their_mixed_log_probabilities(pr
     assert groups == {"encoder": 0.3, "items": 1.0, "head": 1.0, "partner": 1.0}
 
 
+def test_blend_keeps_the_weight_choice_with_the_best_validation_score(pretrained, target_split) -> None:
+    choices = [0.0, 0.5, 1.0]
+    transfer = Transfer.from_pretrained(pretrained, strategy="blend", strategy_config={"weight_choices": choices})
+    result = transfer.fit(target_split, FAST, device="cpu")
+    chosen = result.training.chosen["weight"]
+    scores = {}
+    for weight in choices:
+        result.model.weight = weight
+        scores[weight] = result.evaluate("valid")["ndcg@10"]
+    result.model.weight = chosen
+    assert scores[chosen] == max(scores.values()) and len(set(scores.values())) > 1
+    assert result.training.valid["ndcg@10"] == pytest.approx(scores[chosen])
+    assert result.strategy_config["weight"] == chosen
+
+
+def test_blend_weight_choices_outside_zero_to_one_are_refused(pretrained) -> None:
+    with pytest.raises(ConfigError, match="strategy 'blend': weight_choices"):
+        Transfer.from_pretrained(pretrained, strategy="blend", strategy_config={"weight_choices": [0.5, 1.5]})
+
+
 def test_blend_control_starts_both_members_at_random(pretrained, target_split) -> None:
     transfer = Transfer.from_pretrained(pretrained, strategy="blend", strategy_config={"pretrained": False})
     model = transfer.fit(target_split, {"epochs": 1, "learning_rate": 1e-12}, device="cpu").model

@@ -51,6 +51,16 @@ def test_a_blend_checkpoint_scores_like_the_trained_pair(pretrained, target_spli
         assert torch.allclose(loaded.score(history), result.model.eval()(history), atol=1e-5)
 
 
+def test_a_blend_checkpoint_keeps_the_weight_chosen_on_validation(pretrained, target_split) -> None:
+    result = Transfer.from_pretrained(pretrained, strategy="blend", strategy_config={"weight_choices": [0.0, 1.0]}).fit(
+        target_split, FAST, device="cpu")
+    assert read_metadata(result.to_bytes())["components"]["strategy"]["config"]["weight"] == result.model.weight
+    loaded = load_recommender(result.to_bytes())
+    history = torch.tensor([[0, 0, 3, 4, 5], [1, 2, 3, 4, 9]])
+    with torch.no_grad():
+        assert torch.allclose(loaded.score(history), result.model.eval()(history), atol=1e-5)
+
+
 def test_recommend_for_an_unseen_history_from_the_checkpoint_alone(result) -> None:
     items = result.domain.items
     history = [items.token(5), items.token(9), items.token(2)]

@@ -62,6 +62,17 @@ def test_blend_takes_its_settings_from_set_and_records_them(source_ref, target_f
     assert bad.exit_code == 2 and "strategy 'blend': weight" in bad.output
 
 
+def test_blend_weight_chosen_on_validation_is_reported_and_recorded(target_folder, registry, source_ref) -> None:
+    result = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "blend", *FAST,
+                    "--set", "weight_choices=[0.0, 1.0]", "--no-baseline", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    chosen = payload["chosen_on_validation"]["weight"]
+    record = registry.resolve(payload["checkpoint"])
+    assert chosen in (0.0, 1.0) and record.extra["chosen_on_validation"] == {"weight": chosen}
+    assert record.extra["strategy_config"]["weight"] == chosen
+
+
 def test_negative_gain_is_called_negative_transfer(monkeypatch, source_ref, target_folder) -> None:
     from recgraft.cli import transfer as transfer_cli
 
