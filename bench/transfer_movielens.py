@@ -96,6 +96,15 @@ def source_model(args: argparse.Namespace, encoder: str, source: Any) -> Any:
     return SourceModel(trained.encoder, encoder, domain.items, dict(domain.item_features), reference, domain.name)
 
 
+def other_checkpoint(args: argparse.Namespace, reference: str) -> tuple[str, bytes]:
+    """A checkpoint a strategy asks for (``blend:partner=REF``), from the --registry."""
+    from recgraft.registry import Registry
+    from recgraft.transfer import registry_reader
+
+    with Registry.open(url=args.registry) as registry:
+        return registry_reader(registry)(reference)
+
+
 def parse_variant(label: str, shared: list[str]) -> tuple[str, dict[str, str]]:
     """``finetune:source_mix=1.0,encoder_lr_scale=0.1`` -> ("finetune", settings); --set values first.
     Commas inside a JSON list (``blend:weight_choices=[0.5,0.7]``) do not separate settings."""
@@ -103,6 +112,14 @@ def parse_variant(label: str, shared: list[str]) -> tuple[str, dict[str, str]]:
     settings = dict(setting.split("=", 1) for setting in shared)
     settings.update(dict(item.split("=", 1) for item in re.split(r",(?![^\[]*\])", own) if item))
     return name, settings
+
+
+def setting_value(text: str) -> Any:
+    """A variant's setting: JSON (``0.1``, ``false``, ``["blocks"]``), else the text itself (``ml-1m-lstm@1``)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: Any, encoder: str,
@@ -114,12 +131,13 @@ def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: A
     if fraction < 1.0:
         split = keep_train_fraction(split, fraction, seed)
     strategy, settings = parse_variant(label, args.set)
-    transfer = Transfer(source, strategy=strategy, align_on=args.align_on, source_domain=source_domain)
+    transfer = Transfer(source, strategy=strategy, align_on=args.align_on, source_domain=source_domain,
+                        checkpoints=lambda reference: other_checkpoint(args, reference))
     known = type(transfer.strategy).Config.model_fields
-    config = {k: json.loads(v) for k, v in settings.items() if k in known}
+    config = {k: setting_value(v) for k, v in settings.items() if k in known}
     if config:
         transfer = transfer.with_strategy(strategy, config)
-    training = {k.removeprefix("train."): json.loads(v) for k, v in settings.items() if k.startswith("train.")}
+    training = {k.removeprefix("train."): setting_value(v) for k, v in settings.items() if k.startswith("train.")}
     train = {"seed": seed, "epochs": args.epochs, "patience": args.patience, "learning_rate": args.learning_rate,
              "batch_size": args.batch_size, "bucket_by_length": True, **training}
     started = time.perf_counter()
@@ -233,22 +251,24 @@ def is_control(row: dict[str, Any]) -> bool:
 
 def controls_table(rows: list[dict[str, Any]], groups: dict[tuple[str, float, str], list[dict[str, Any]]],
                    chosen: dict[tuple[Any, ...], str]) -> list[str]:
-    """The chosen variant against the best control of its cell (chosen on validation), where a cell has one."""
+    """The chosen variant against the best control of its cell with the same partner (chosen on
+    validation): two models of the same architectures, where the cell has one."""
     controls: dict[tuple[Any, ...], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in complete(rows):
         if is_control(row):
-            controls[(row["encoder"], row["fraction"])][row["strategy"]].append(row["valid"]["ndcg@10"])
+            partner = row["settings"].get("partner")
+            controls[(row["encoder"], row["fraction"], partner)][row["strategy"]].append(row["valid"]["ndcg@10"])
     if not controls:
         return []
     lines = ["", "The chosen variant against the same number of models trained from random starts "
              "(the blending-only control, chosen on validation):", "",
              "| encoder | fraction | chosen | test NDCG@10 | control | control valid / test NDCG@10 | gain NDCG@10 |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for key, by_label in sorted(controls.items()):
-        control = max(by_label, key=lambda label: statistics.fmean(by_label[label]))
-        label = chosen.get(key)
-        if label is None:
+    for key, label in sorted(chosen.items()):
+        by_label = controls.get((*key, groups[(*key, label)][0]["settings"].get("partner")))
+        if not by_label:
             continue
+        control = max(by_label, key=lambda label: statistics.fmean(by_label[label]))
         ours = statistics.fmean(r["test"]["ndcg@10"] for r in groups[(*key, label)])
         theirs = statistics.fmean(r["test"]["ndcg@10"] for r in groups[(*key, control)])
         lines.append(f"| {key[0]} | {key[1]:g} | {label} | {ours:.4f} | {control} | "

@@ -23,6 +23,7 @@ from recgraft.head import Head
 from recgraft.transfer_model import TransferModel
 
 HeadFactory = Callable[[int, int], Head]  # (feature_dim, item_dim) -> a fresh head
+PretrainedLoader = Callable[[str, bool], Encoder]  # (reference, fresh) -> an encoder aligned to the target
 
 
 class TransferStrategyConfig(ComponentConfig):
@@ -54,6 +55,7 @@ class TransferContext:
     extractor: FeatureExtractor
     make_head: HeadFactory
     num_items: int  # target catalogue size, pad excluded
+    load_pretrained: PretrainedLoader | None = None  # set by the pipeline; None: no checkpoint can be read
 
     def fresh_encoder(self) -> Encoder:
         """A randomly initialised encoder of the same kind and config, on the same device."""
@@ -61,6 +63,15 @@ class TransferContext:
 
         encoder = build_encoder(self.encoder_name, self.encoder.config.model_dump(), self.num_items)
         return encoder.to(self.encoder.item_vectors().device)
+
+    def pretrained_encoder(self, reference: str, fresh: bool = False) -> Encoder:
+        """The encoder of another registered checkpoint (``NAME@N``, any architecture), its item
+        table aligned to the target catalogue as the main encoder's is; ``fresh``: the same
+        architecture from a random start (a control). The transfer's checkpoint records the
+        architecture, so reloading the trained model needs no registry."""
+        if self.load_pretrained is None:
+            raise ConfigError(f"checkpoint {reference!r}: nothing in this context reads checkpoints")
+        return self.load_pretrained(reference, fresh).to(self.encoder.item_vectors().device)
 
 
 class TransferStrategy(Component):

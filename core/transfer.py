@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ from recgraft.alignment import TOKEN, ItemAlignment, align_items, item_column
 from recgraft.batching import NextItemExamples, next_item_examples
 from recgraft.checkpoint import (
     CheckpointContents,
+    CheckpointFormatError,
     from_bytes,
     text_columns,
     to_bytes,
@@ -44,13 +45,14 @@ from recgraft.data.domain import Domain, Vocabulary
 from recgraft.data.split import LeaveOneOutSplit, Sequences, Stage, leave_one_out, time_order
 from recgraft.device import precision_for, resolve_device, seed_everything
 from recgraft.encoder import Encoder
-from recgraft.errors import ConfigError
+from recgraft.errors import ConfigError, RecgraftError
 from recgraft.extractor import FeatureExtractor
 from recgraft.head import Head
 from recgraft.plugin_manager import catalog, load_plugins
 from recgraft.progress import Progress
 from recgraft.recommender import binary_evaluation, recommend_items
-from recgraft.strategy import TransferContext, TransferStrategy
+from recgraft.registry.errors import RegistryError
+from recgraft.strategy import PretrainedLoader, TransferContext, TransferStrategy
 from recgraft.training import TrainConfig
 from recgraft.transfer_model import TransferModel
 from recgraft.transfer_training import TransferTrainResult, fit_transfer, scorer
@@ -60,6 +62,17 @@ if TYPE_CHECKING:
     from recgraft.registry import CheckpointRecord, Registry
 
 KIND = "transfer"
+CheckpointReader = Callable[[str], tuple[str, bytes]]  # reference -> (resolved NAME@N, checkpoint bytes)
+
+
+def registry_reader(registry: Registry) -> CheckpointReader:
+    """A :data:`CheckpointReader` over ``registry``."""
+
+    def read(reference: str) -> tuple[str, bytes]:
+        record = registry.resolve(reference)
+        return record.reference, registry.read_bytes(record)
+
+    return read
 
 
 @dataclass
@@ -126,6 +139,7 @@ class Transfer:
         head_config: Mapping[str, Any] | None = None,
         align_on: str | None = None,
         source_domain: Domain | None = None,
+        checkpoints: CheckpointReader | None = None,
     ) -> None:
         defaults = load_plugins().settings.defaults
         self.source = source
@@ -144,6 +158,7 @@ class Transfer:
             self.head_config = catalog().config("head", head, head_config)
         self.align_on = align_on or TOKEN
         self.source_domain = source_domain
+        self.checkpoints = checkpoints  # other checkpoints a strategy may ask for (a blend's partner)
         if self.strategy.source_mix() > 0 and source_domain is None:
             raise ConfigError(f"strategy '{self.strategy_name}': source_mix needs the source domain (source_domain=...)")
 
@@ -151,8 +166,9 @@ class Transfer:
     @classmethod
     def from_checkpoint(cls, registry: Registry, reference: str, **options: Any) -> Transfer:
         """From a registered checkpoint (its resolved ``NAME@N`` is the lineage parent)."""
-        record = registry.resolve(reference)
-        return cls.from_bytes(registry.read_bytes(record), record.reference, **options)
+        options.setdefault("checkpoints", registry_reader(registry))
+        resolved, data = options["checkpoints"](reference)
+        return cls.from_bytes(data, resolved, **options)
 
     @classmethod
     def from_bytes(cls, data: bytes, reference: str | None = None, **options: Any) -> Transfer:
@@ -182,27 +198,7 @@ class Transfer:
         stored) and no source domain given: the items are aligned by token instead, and the
         alignment's ``note`` says so.
         """
-        if self.align_on == TOKEN:
-            return align_items(self.source.items, target.items)
-        target_keys = item_column(target.item_features, self.align_on, f"target domain {target.name!r}")
-        if self.align_on in self.source.item_features:
-            source_keys = self.source.item_features[self.align_on]
-        elif self.source_domain is not None:
-            source_keys = item_column(self.source_domain.item_features, self.align_on,
-                                      f"source domain {self.source_domain.name!r}")
-            if self.source_domain.items != self.source.items:
-                raise ConfigError(f"align_on {self.align_on!r}: the source domain's items are not the checkpoint's")
-        elif not self.source.item_features:
-            alignment = align_items(self.source.items, target.items)
-            note = (f"the source checkpoint keeps no item column {self.align_on!r}; aligned by token instead "
-                    "(give the source data to align on the column)")
-            return dataclasses.replace(alignment, note=note)
-        else:
-            known = ", ".join(sorted(self.source.item_features))
-            raise ConfigError(f"align_on {self.align_on!r}: the source checkpoint has no item column "
-                              f"{self.align_on!r} (it has: {known}); give the source data or align by token")
-        return align_items(self.source.items, target.items, self.align_on,
-                           source_keys=source_keys, target_keys=target_keys)
+        return _align(self.source, target, self.align_on, self.source_domain)
 
     def _make_head(self, feature_dim: int, item_dim: int) -> Head:
         if self._head_instance is not None:
@@ -228,8 +224,9 @@ class Transfer:
         alignment = self.align(split.domain)
         encoder = copy.deepcopy(self.source.encoder).to(torch_device)
         encoder.resize_items(split.domain.num_items, torch.from_numpy(alignment.source_rows).to(torch_device))
+        others: dict[str, dict[str, Any]] = {}
         context = TransferContext(encoder, self.source.encoder_name, self.extractor, self._make_head,
-                                  split.domain.num_items)
+                                  split.domain.num_items, self._pretrained_loader(split.domain, others))
         model = self.strategy.build(context)
         source_examples = None
         if self.strategy.source_mix() > 0 and self.source_domain is not None:
@@ -240,9 +237,63 @@ class Transfer:
             f"{alignment.matched:,} of {alignment.target_items:,} target items aligned by {alignment.on} "
             f"({alignment.share:.0%}); {len(split.train_users):,} training users; {torch_device}"
         )
+        for other in others.values():
+            reporter.log(f"the strategy also reads {other['reference']} ({other['encoder']['name']}"
+                         f"{', its architecture only' if other['fresh'] else ''}): {other['alignment']['matched']:,} "
+                         f"target items aligned")
         trained = fit_transfer(model, self.strategy, split, train_config, torch_device,
                                source_examples=source_examples, progress=reporter)
-        return TransferResult(self, model, split, alignment, trained, train_config, torch_device)
+        return TransferResult(self, model, split, alignment, trained, train_config, torch_device, others)
+
+    def _pretrained_loader(self, target: Domain, record: dict[str, dict[str, Any]]) -> PretrainedLoader:
+        """What ``TransferContext.pretrained_encoder`` calls: reads another checkpoint, aligns its
+        items to ``target`` like the source's, and notes in ``record`` what it handed out."""
+
+        def load(reference: str, fresh: bool) -> Encoder:
+            if self.checkpoints is None:
+                raise ConfigError(f"checkpoint {reference!r}: this transfer cannot read other checkpoints "
+                                  "(build it with Transfer.from_checkpoint or checkpoints=...)")
+            try:
+                resolved, data = self.checkpoints(reference)
+                other = SourceModel.from_contents(from_bytes(data), resolved)
+            except (RecgraftError, RegistryError) as error:  # the same error, saying who asked for what
+                raise type(error)(f"strategy {self.strategy_name!r} reads {reference!r}: {error}") from error
+            alignment = _align(other, target, self.align_on, None)
+            if fresh:
+                from recgraft.pretrain import build_encoder
+
+                encoder = build_encoder(other.encoder_name, other.encoder.config.model_dump(), target.num_items)
+            else:
+                encoder = other.encoder
+                encoder.resize_items(target.num_items, torch.from_numpy(alignment.source_rows))
+            record[reference] = {"reference": resolved, "fresh": fresh, "alignment": alignment.report(),
+                                 "encoder": {"name": other.encoder_name, "config": encoder.config.model_dump()}}
+            return encoder
+
+        return load
+
+
+def _align(source: SourceModel, target: Domain, align_on: str, source_domain: Domain | None) -> ItemAlignment:
+    """See :meth:`Transfer.align`; also used for the other checkpoints a strategy reads."""
+    if align_on == TOKEN:
+        return align_items(source.items, target.items)
+    target_keys = item_column(target.item_features, align_on, f"target domain {target.name!r}")
+    if align_on in source.item_features:
+        source_keys = source.item_features[align_on]
+    elif source_domain is not None:
+        source_keys = item_column(source_domain.item_features, align_on, f"source domain {source_domain.name!r}")
+        if source_domain.items != source.items:
+            raise ConfigError(f"align_on {align_on!r}: the source domain's items are not the checkpoint's")
+    elif not source.item_features:
+        alignment = align_items(source.items, target.items)
+        note = (f"the source checkpoint keeps no item column {align_on!r}; aligned by token instead "
+                "(give the source data to align on the column)")
+        return dataclasses.replace(alignment, note=note)
+    else:
+        known = ", ".join(sorted(source.item_features))
+        raise ConfigError(f"align_on {align_on!r}: the source checkpoint has no item column "
+                          f"{align_on!r} (it has: {known}); give the source data or align by token")
+    return align_items(source.items, target.items, align_on, source_keys=source_keys, target_keys=target_keys)
 
 
 @dataclass
@@ -256,6 +307,8 @@ class TransferResult:
     training: TransferTrainResult
     train_config: TrainConfig
     device: torch.device
+    #: other checkpoints the strategy read (configured reference -> resolved one, architecture, alignment)
+    pretrained: dict[str, dict[str, Any]] = field(default_factory=dict)
     evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -309,6 +362,7 @@ class TransferResult:
                 "extractor": {"name": t.extractor_name, "config": t.extractor.describe()},
                 "head": {"name": t.head_name, "config": self.model.head.config.model_dump()},
                 "strategy": {"name": t.strategy_name, "config": self.strategy_config},
+                **({"pretrained": self.pretrained} if self.pretrained else {}),
             },
             "domain": self.domain.name,
             "source": {"reference": t.source.reference, "domain": t.source.domain},
@@ -329,6 +383,7 @@ class TransferResult:
             raise ConfigError("under torchrun only rank 0 registers (see recgraft.distributed.is_main_process)")
         t = self.transfer
         parents = [(t.source.reference, t.strategy_name)] if t.source.reference else []
+        parents += [(other["reference"], t.strategy_name) for other in self.pretrained.values() if not other["fresh"]]
         return registry.register(
             name or f"{self.domain.name}-{t.source.encoder_name}-{t.strategy_name}",
             self.to_bytes(),
@@ -344,6 +399,7 @@ class TransferResult:
                 "extractor": t.extractor_name, "head": t.head_name, "strategy_config": self.strategy_config,
                 **({"chosen_on_validation": self.training.chosen} if self.training.chosen else {}),
                 "alignment": self.alignment.report(),
+                **({"pretrained": self.pretrained} if self.pretrained else {}),
                 "epochs": self.training.epochs, "best_epoch": self.training.best_epoch,
                 "seconds": round(self.training.seconds, 2), "train_users": len(self.split.train_users),
                 **({"processes": self.training.processes} if self.training.processes > 1 else {}),
@@ -381,6 +437,17 @@ def model_from_contents(contents: CheckpointContents) -> TransferModel:
         head: Head = head_cls(head_config, feature_dim, item_dim)
         return head
 
-    model: TransferModel = strategy.build(TransferContext(encoder, spec["encoder"]["name"], extractor, make_head, num_items))
+    recorded = spec.get("pretrained", {})
+
+    def architecture_of(reference: str, fresh: bool) -> Encoder:  # the weights come with the state below
+        try:
+            other = recorded[reference]["encoder"]
+            name, config = other["name"], other["config"]
+        except (KeyError, TypeError):
+            raise CheckpointFormatError(f"the checkpoint does not record the architecture of {reference!r}") from None
+        return build_encoder(name, config, num_items)
+
+    context = TransferContext(encoder, spec["encoder"]["name"], extractor, make_head, num_items, architecture_of)
+    model: TransferModel = strategy.build(context)
     model.load_state_dict(contents.module_state("model"))
     return model.eval()

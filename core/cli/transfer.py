@@ -122,6 +122,7 @@ def transfer(
             checkpoint, source_reference, strategy=strategy_name, extractor=extractor_name, head=head_name,
             strategy_config=sections["strategy"], extractor_config=sections["extractor"], head_config=sections["head"],
             align_on=align_on, source_domain=source_domain,
+            checkpoints=lambda other: read_checkpoint(registry, other),
         )
         result = graft.fit(split, train_config, device=device, progress=progress)
         if result.alignment.note and main:

@@ -6,9 +6,11 @@ second fits the target's own co-occurrences, and their mistakes differ. Both tra
 by side, each on its own loss, and the pair ranks items by
 ``weight * log p_finetuned + (1 - weight) * log p_target``; early stopping watches the
 blend. With ``weight_choices`` the weight is chosen again after training, on validation,
-among those candidates (the checkpoint keeps the chosen one). The pair costs two models, so
-``pretrained=false`` builds the same pair from two random starts: the control that shows
-what blending alone buys, without the transfer.
+among those candidates (the checkpoint keeps the chosen one). With ``partner=NAME@N`` the
+partner is another pretrained checkpoint (another architecture, say) fine-tuned beside the
+first instead of a random start: two sources that learned differently, both adapted to the
+target. The pair costs two models, so ``pretrained=false`` builds the same pair from two
+random starts: the control that shows what blending alone buys, without the transfer.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class BlendStrategyConfig(PretrainedStrategyConfig):
         description="weights tried on validation after training; the best replaces weight (empty: keep weight)",
     )
     pretrained: bool = Field(True, description="false: both models start at random (the blending-only control)")
+    partner: str | None = Field(
+        None, description="registered checkpoint to fine-tune as the partner (NAME@N; none: a random start)"
+    )
 
 
 class BlendedModel(TransferModel):
@@ -90,7 +95,8 @@ class BlendedModel(TransferModel):
 
 
 class BlendStrategy(TransferStrategy):
-    """Fine-tune the checkpoint and train a scratch model beside it; rank by their blend."""
+    """Fine-tune the checkpoint and train a partner beside it (a random start or another
+    checkpoint, fine-tuned too); rank by their blend."""
 
     Config = BlendStrategyConfig
     config: BlendStrategyConfig
@@ -101,7 +107,10 @@ class BlendStrategy(TransferStrategy):
             freeze_layers(encoder, self.config.freeze, "blend")
         else:
             encoder = context.fresh_encoder()
-        partner_encoder = context.fresh_encoder()
+        if self.config.partner is None:
+            partner_encoder = context.fresh_encoder()
+        else:
+            partner_encoder = context.pretrained_encoder(self.config.partner, fresh=not self.config.pretrained)
         partner = TransferModel(
             partner_encoder, context.extractor,
             context.make_head(context.extractor.output_dim(partner_encoder), partner_encoder.output_dim),
@@ -114,12 +123,16 @@ class BlendStrategy(TransferStrategy):
     def parameter_groups(self, model: TransferModel, learning_rate: float) -> list[dict[str, Any]]:
         assert isinstance(model, BlendedModel), "blend groups the parameters of the pair it built"
         layers, items, rest = pretrained_parts(model, exclude=model.partner)
+        partner = list(model.partner.parameters())
         scaled = self.config.pretrained
+        if scaled and self.config.partner is not None:  # a pretrained partner trains like the first member
+            partner_layers, partner_items, partner_rest = pretrained_parts(model.partner)
+            layers, items, rest, partner = layers + partner_layers, items + partner_items, rest + partner_rest, []
         return parameter_groups(
             (layers, learning_rate * (self.config.encoder_lr_scale if scaled else 1.0), "encoder"),
             (items, learning_rate * (self.config.item_lr_scale if scaled else 1.0), "items"),
             (rest, learning_rate * self.config.head_lr_scale, "head"),
-            (list(model.partner.parameters()), learning_rate, "partner"),
+            (partner, learning_rate, "partner"),
         )
 
     def learning_rate_scales(self, epoch: int) -> dict[str, float]:

@@ -23,7 +23,7 @@ def bench() -> ModuleType:
 
 def run(strategy: str, seed: int, valid: float, test: float, fraction: float = 0.25) -> dict[str, Any]:
     return {"encoder": "transformer", "strategy": strategy, "fraction": fraction, "seed": seed,
-            "valid": {"ndcg@10": valid}, "test": {"ndcg@10": test, "hr@10": 2 * test}}
+            "valid": {"ndcg@10": valid}, "test": {"ndcg@10": test, "hr@10": 2 * test}, "settings": {}}
 
 
 def test_the_reported_variant_is_chosen_on_validation_not_test(bench: ModuleType) -> None:
@@ -59,6 +59,12 @@ def test_a_list_setting_keeps_its_commas(bench: ModuleType) -> None:
     assert settings == {"weight_choices": "[0.5,0.7]", "freeze": '["blocks"]', "weight": "0.6"}
 
 
+def test_a_setting_is_json_or_else_the_text_itself(bench: ModuleType) -> None:
+    _, settings = bench.parse_variant("blend:partner=ml-1m-lstm@1,weight=0.5,pretrained=false", [])
+    values = {key: bench.setting_value(text) for key, text in settings.items()}
+    assert values == {"partner": "ml-1m-lstm@1", "weight": 0.5, "pretrained": False}
+
+
 def test_the_blending_control_is_reported_beside_the_choice_never_chosen(bench: ModuleType) -> None:
     rows = [run("scratch", s, valid=0.08, test=0.08) for s in range(3)]
     rows += [run("blend", s, valid=0.12, test=0.12) for s in range(3)]
@@ -67,3 +73,17 @@ def test_the_blending_control_is_reported_beside_the_choice_never_chosen(bench: 
     assert bench.chosen_variants(rows) == {("transformer", 0.25): "blend"}
     against = next(line for line in bench.summarize(rows).splitlines() if "| blend:pretrained=false | 0.2000" in line)
     assert against.endswith("| +20.0% |")
+
+
+def test_a_blend_with_a_partner_is_held_against_the_control_with_the_same_partner(bench: ModuleType) -> None:
+    rows = [run("scratch", s, valid=0.08, test=0.08) for s in range(3)]
+    rows += [{**run("blend:partner=lstm@1", s, valid=0.12, test=0.12), "settings": {"partner": "lstm@1"}} for s in range(3)]
+    same_pair = {"pretrained": False}
+    rows += [{**run("blend:pretrained=false", s, valid=0.30, test=0.11), "settings": same_pair} for s in range(3)]
+    mixed_pair = {"pretrained": False, "partner": "lstm@1"}
+    rows += [{**run("blend:partner=lstm@1,pretrained=false", s, valid=0.20, test=0.10), "settings": mixed_pair}
+             for s in range(3)]
+    lines = bench.summarize(rows).splitlines()
+    against = [line for line in lines if line.startswith("| transformer | 0.25 | blend:partner=lstm@1 | 0.1200 | blend")]
+    assert against == ["| transformer | 0.25 | blend:partner=lstm@1 | 0.1200 | blend:partner=lstm@1,pretrained=false "
+                       "| 0.2000 / 0.1000 | +20.0% |"]

@@ -39,6 +39,13 @@ def pretrained(domains: tuple[Domain, Domain]) -> PretrainedEncoder:
 
 
 @pytest.fixture(scope="session")
+def pretrained_lstm(domains: tuple[Domain, Domain]) -> PretrainedEncoder:
+    """A second source model of another architecture (a blend's partner)."""
+    config = {"embedding_dim": 16, "hidden_dim": 16, "max_length": 12}
+    return pretrain(domains[0], "lstm", config, {"epochs": 2, "batch_size": 32, "learning_rate": 5e-3}, device="cpu")
+
+
+@pytest.fixture(scope="session")
 def target_split(domains: tuple[Domain, Domain]) -> LeaveOneOutSplit:
     return leave_one_out(domains[1])
 
@@ -53,3 +60,8 @@ def registry(isolated_home: Path) -> Registry:
 @pytest.fixture
 def source_ref(registry: Registry, pretrained: PretrainedEncoder) -> str:
     return pretrained.register(registry, name="src").reference
+
+
+@pytest.fixture
+def partner_ref(registry: Registry, pretrained_lstm: PretrainedEncoder) -> str:
+    return pretrained_lstm.register(registry, name="src-lstm").reference

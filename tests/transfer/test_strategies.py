@@ -161,3 +161,35 @@ def test_source_mix_trains_on_source_windows_too(pretrained, target_split) -> No
     assert result.training.epochs >= 1
     with pytest.raises(ConfigError, match="source_mix needs the source domain"):
         Transfer.from_pretrained(pretrained, strategy_config={"source_mix": 0.5}, source_domain=None)
+
+
+def test_blend_partner_from_another_checkpoint_starts_from_its_weights_and_trains(
+    registry, source_ref, partner_ref, pretrained_lstm, target_split
+) -> None:
+    transfer = Transfer.from_checkpoint(registry, source_ref, strategy="blend", strategy_config={"partner": "src-lstm"})
+    untrained = transfer.fit(target_split, {"epochs": 1, "learning_rate": 1e-12}, device="cpu")
+    start = snapshot(pretrained_lstm.encoder)
+    assert not changed(start, untrained.model.partner.encoder) - {"item_embedding.weight"}
+    assert untrained.pretrained["src-lstm"]["reference"] == partner_ref
+    assert untrained.pretrained["src-lstm"]["encoder"]["name"] == "lstm"
+    trained = transfer.fit(target_split, {**FAST, "patience": 10}, device="cpu").model
+    assert changed(start, trained.partner.encoder) - {"item_embedding.weight"}
+    groups = {g["name"]: g["lr"] for g in transfer.strategy.parameter_groups(trained, 1.0)}
+    assert groups == {"encoder": 0.3, "items": 1.0, "head": 1.0}  # the partner trains at the fine-tuned rates
+
+
+def test_blend_partner_control_keeps_the_architecture_but_not_the_weights(
+    registry, source_ref, partner_ref, pretrained_lstm, target_split
+) -> None:
+    config = {"partner": partner_ref, "pretrained": False}
+    transfer = Transfer.from_checkpoint(registry, source_ref, strategy="blend", strategy_config=config)
+    result = transfer.fit(target_split, {"epochs": 1, "learning_rate": 1e-12}, device="cpu")
+    assert type(result.model.partner.encoder) is type(pretrained_lstm.encoder)
+    assert changed(snapshot(pretrained_lstm.encoder), result.model.partner.encoder) - {"item_embedding.weight"}
+    assert result.pretrained[partner_ref]["fresh"]
+
+
+def test_blend_partner_needs_a_way_to_read_checkpoints(pretrained, target_split) -> None:
+    transfer = Transfer.from_pretrained(pretrained, strategy="blend", strategy_config={"partner": "src-lstm@1"})
+    with pytest.raises(ConfigError, match="'src-lstm@1': this transfer cannot read other checkpoints"):
+        transfer.fit(target_split, FAST, device="cpu")

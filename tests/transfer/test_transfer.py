@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recgraft.checkpoint import read_metadata
+from recgraft.checkpoint import CheckpointFormatError, from_bytes, read_metadata
 from recgraft.plugin_manager import catalog
 from recgraft.recommender import load_recommender
-from recgraft.transfer import Transfer
+from recgraft.transfer import Transfer, model_from_contents
 
 from .conftest import FAST
 
@@ -95,3 +95,27 @@ def test_a_pretrained_checkpoint_evaluates_on_another_domain(pretrained, target_
     loaded = load_recommender(pretrained.to_bytes())
     metrics = loaded.evaluate(target_split, "test")
     assert loaded.kind == "pretrained" and metrics["unknown_items"] == 19 and metrics["users"] == 60
+
+
+def test_a_blend_with_a_partner_checkpoint_records_both_parents_and_reloads_alone(
+    registry, source_ref, partner_ref, target_split
+) -> None:
+    transfer = Transfer.from_checkpoint(registry, "src", strategy="blend", strategy_config={"partner": "src-lstm"})
+    result = transfer.fit(target_split, FAST, device="cpu")
+    record = result.register(registry, name="tgt-pair")
+    assert record.parents == [(source_ref, "blend"), (partner_ref, "blend")]
+    assert record.extra["pretrained"]["src-lstm"]["alignment"]["matched"] == 30
+    assert sorted(registry.lineage("tgt-pair").ancestors) == sorted([source_ref, partner_ref])
+    loaded = load_recommender(registry.read_bytes(record))
+    history = torch.tensor([[0, 0, 3, 4, 5], [1, 2, 3, 4, 9]])
+    with torch.no_grad():
+        assert torch.allclose(loaded.score(history), result.model.eval()(history), atol=1e-5)
+
+
+def test_a_partner_checkpoint_without_the_partner_architecture_is_refused(registry, source_ref, partner_ref,
+                                                                          target_split) -> None:
+    transfer = Transfer.from_checkpoint(registry, "src", strategy="blend", strategy_config={"partner": "src-lstm"})
+    contents = from_bytes(transfer.fit(target_split, {"epochs": 1}, device="cpu").to_bytes())
+    del contents.metadata["components"]["pretrained"]["src-lstm"]["encoder"]
+    with pytest.raises(CheckpointFormatError, match="does not record the architecture of 'src-lstm'"):
+        model_from_contents(contents)

@@ -73,6 +73,24 @@ def test_blend_weight_chosen_on_validation_is_reported_and_recorded(target_folde
     assert record.extra["strategy_config"]["weight"] == chosen
 
 
+def test_blend_partner_checkpoint_is_read_from_the_registry_and_becomes_a_parent(
+    target_folder, registry, source_ref, partner_ref
+) -> None:
+    result = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "blend", *FAST,
+                    "--set", "partner=src-lstm", "--no-baseline", "--json")
+    assert result.exit_code == 0, result.output
+    record = registry.resolve(json.loads(result.stdout)["checkpoint"])
+    assert record.parents == [(source_ref, "blend"), (partner_ref, "blend")]
+
+
+def test_an_unknown_blend_partner_is_one_line_and_registers_nothing(target_folder, registry, source_ref) -> None:
+    result = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "blend", *FAST,
+                    "--set", "partner=nope@2", "--no-baseline")
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "nope@2" in result.stderr
+    assert [r.reference for r in registry.list()] == [source_ref]
+
+
 def test_negative_gain_is_called_negative_transfer(monkeypatch, source_ref, target_folder) -> None:
     from recgraft.cli import transfer as transfer_cli
 
