@@ -98,8 +98,8 @@ def source_model(args: argparse.Namespace, encoder: str, source: Any) -> Any:
 
 def other_checkpoint(args: argparse.Namespace, reference: str) -> tuple[str, bytes]:
     """A checkpoint a strategy asks for (``blend:partner=REF``), from the --registry."""
+    from recgraft.checkpoint import registry_reader
     from recgraft.registry import Registry
-    from recgraft.transfer import registry_reader
 
     with Registry.open(url=args.registry) as registry:
         return registry_reader(registry)(reference)

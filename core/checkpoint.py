@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,7 +22,21 @@ from recgraft.data.domain import Vocabulary
 from recgraft.encoder import Encoder
 from recgraft.errors import RecgraftError
 
+if TYPE_CHECKING:
+    from recgraft.registry import Registry
+
 FORMAT = "recgraft/1"
+CheckpointReader = Callable[[str], tuple[str, bytes]]  # reference -> (resolved NAME@N, checkpoint bytes)
+
+
+def registry_reader(registry: Registry) -> CheckpointReader:
+    """A :data:`CheckpointReader` over ``registry``: resolves the reference, reads the bytes."""
+
+    def read(reference: str) -> tuple[str, bytes]:
+        record = registry.resolve(reference)
+        return record.reference, registry.read_bytes(record)
+
+    return read
 
 
 class CheckpointFormatError(RecgraftError):

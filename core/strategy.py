@@ -55,7 +55,7 @@ class TransferContext:
     extractor: FeatureExtractor
     make_head: HeadFactory
     num_items: int  # target catalogue size, pad excluded
-    load_pretrained: PretrainedLoader | None = None  # set by the pipeline; None: no checkpoint can be read
+    load_pretrained: PretrainedLoader | None = None  # set by the pipeline when it has a checkpoint reader
 
     def fresh_encoder(self) -> Encoder:
         """A randomly initialised encoder of the same kind and config, on the same device."""
@@ -70,7 +70,8 @@ class TransferContext:
         architecture from a random start (a control). The transfer's checkpoint records the
         architecture, so reloading the trained model needs no registry."""
         if self.load_pretrained is None:
-            raise ConfigError(f"checkpoint {reference!r}: nothing in this context reads checkpoints")
+            raise ConfigError(f"checkpoint {reference!r}: this transfer cannot read other checkpoints "
+                              "(build it with Transfer.from_checkpoint or checkpoints=...)")
         return self.load_pretrained(reference, fresh).to(self.encoder.item_vectors().device)
 
 

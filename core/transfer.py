@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,9 @@ from recgraft.batching import NextItemExamples, next_item_examples
 from recgraft.checkpoint import (
     CheckpointContents,
     CheckpointFormatError,
+    CheckpointReader,
     from_bytes,
+    registry_reader,
     text_columns,
     to_bytes,
     training_provenance,
@@ -62,17 +64,6 @@ if TYPE_CHECKING:
     from recgraft.registry import CheckpointRecord, Registry
 
 KIND = "transfer"
-CheckpointReader = Callable[[str], tuple[str, bytes]]  # reference -> (resolved NAME@N, checkpoint bytes)
-
-
-def registry_reader(registry: Registry) -> CheckpointReader:
-    """A :data:`CheckpointReader` over ``registry``."""
-
-    def read(reference: str) -> tuple[str, bytes]:
-        record = registry.resolve(reference)
-        return record.reference, registry.read_bytes(record)
-
-    return read
 
 
 @dataclass
@@ -225,8 +216,9 @@ class Transfer:
         encoder = copy.deepcopy(self.source.encoder).to(torch_device)
         encoder.resize_items(split.domain.num_items, torch.from_numpy(alignment.source_rows).to(torch_device))
         others: dict[str, dict[str, Any]] = {}
+        loader = self._pretrained_loader(split.domain, others) if self.checkpoints is not None else None
         context = TransferContext(encoder, self.source.encoder_name, self.extractor, self._make_head,
-                                  split.domain.num_items, self._pretrained_loader(split.domain, others))
+                                  split.domain.num_items, loader)
         model = self.strategy.build(context)
         source_examples = None
         if self.strategy.source_mix() > 0 and self.source_domain is not None:
@@ -248,13 +240,12 @@ class Transfer:
     def _pretrained_loader(self, target: Domain, record: dict[str, dict[str, Any]]) -> PretrainedLoader:
         """What ``TransferContext.pretrained_encoder`` calls: reads another checkpoint, aligns its
         items to ``target`` like the source's, and notes in ``record`` what it handed out."""
+        assert self.checkpoints is not None, "a loader needs a checkpoint reader"
+        read = self.checkpoints
 
         def load(reference: str, fresh: bool) -> Encoder:
-            if self.checkpoints is None:
-                raise ConfigError(f"checkpoint {reference!r}: this transfer cannot read other checkpoints "
-                                  "(build it with Transfer.from_checkpoint or checkpoints=...)")
             try:
-                resolved, data = self.checkpoints(reference)
+                resolved, data = read(reference)
                 other = SourceModel.from_contents(from_bytes(data), resolved)
             except (RecgraftError, RegistryError) as error:  # the same error, saying who asked for what
                 raise type(error)(f"strategy {self.strategy_name!r} reads {reference!r}: {error}") from error

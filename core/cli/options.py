@@ -78,10 +78,10 @@ def read_checkpoint(registry: Registry | None, reference: str) -> tuple[str, byt
     """REF resolved (``NAME@N``) and its checkpoint's bytes, read by rank 0 (the one process
     that opened ``registry``) and shared with every process of a torchrun job."""
     from recgraft import distributed
+    from recgraft.checkpoint import registry_reader
 
     def read() -> tuple[str, bytes]:
         assert registry is not None
-        record = registry.resolve(reference)
-        return record.reference, registry.read_bytes(record)
+        return registry_reader(registry)(reference)
 
     return distributed.share(read)
