@@ -37,14 +37,23 @@ def _env(home: Path) -> dict[str, str]:
 def _recgraft(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     code = "import sys; from recgraft.cli import main; sys.argv[0] = 'recgraft'; main()"
     return subprocess.run(
-        [sys.executable, "-c", code, *args], env=_env(home), capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code, *args],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
-def _killed(home: Path, target: str, when: str, nth: int, *args: str) -> subprocess.CompletedProcess[str]:
+def _killed(
+    home: Path, target: str, when: str, nth: int, *args: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(KILL_AT), target, when, str(nth), "--", *args],
-        env=_env(home), capture_output=True, text=True, timeout=120,
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -85,7 +94,10 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     with Registry.open(url=f"sqlite:///{root / 'r.db'}", store=root / "files") as reg:
         for seed in (0, 1):
             trained = pretrain(
-                source, "transformer", {"max_length": 8, "embedding_dim": 8}, {"epochs": 1, "seed": seed},
+                source,
+                "transformer",
+                {"max_length": 8, "embedding_dim": 8},
+                {"epochs": 1, "seed": seed},
                 device="cpu",
             )
             record = trained.register(reg)
@@ -103,7 +115,10 @@ def bundle(bundles: list[Path]) -> Path:
 def home(tmp_path: Path, bundles: list[Path]) -> Path:
     """A registry home with one checkpoint, ``source-transformer@1``, aliased ``prod``."""
     home = tmp_path / "home"
-    for args in (("registry", "import", str(bundles[0])), ("registry", "tag", "source-transformer@1", "prod")):
+    for args in (
+        ("registry", "import", str(bundles[0])),
+        ("registry", "tag", "source-transformer@1", "prod"),
+    ):
         done = _recgraft(home, *args)
         assert done.returncode == 0, done.stderr
     return home
@@ -111,7 +126,13 @@ def home(tmp_path: Path, bundles: list[Path]) -> Path:
 
 CASES = [
     (target, when, nth)
-    for target, nths in ((PUT, (1,)), (REPLACE, (1,)), (FSYNC, (1,)), (FLUSH, (1, 2)), (COMMIT, (1,)))
+    for target, nths in (
+        (PUT, (1,)),
+        (REPLACE, (1,)),
+        (FSYNC, (1,)),
+        (FLUSH, (1, 2)),
+        (COMMIT, (1,)),
+    )
     for nth in nths
     for when in ("before", "after")
 ]
@@ -130,8 +151,12 @@ def test_a_killed_import_is_all_or_nothing(
     assert _state(home) == after
 
 
-@pytest.mark.parametrize(("target", "when"), [(FLUSH, "before"), (FLUSH, "after"), (COMMIT, "before"), (COMMIT, "after")])
-def test_a_killed_tag_moves_the_alias_whole_or_not_at_all(home: Path, bundle: Path, target: str, when: str) -> None:
+@pytest.mark.parametrize(
+    ("target", "when"), [(FLUSH, "before"), (FLUSH, "after"), (COMMIT, "before"), (COMMIT, "after")]
+)
+def test_a_killed_tag_moves_the_alias_whole_or_not_at_all(
+    home: Path, bundle: Path, target: str, when: str
+) -> None:
     assert _recgraft(home, "registry", "import", str(bundle)).returncode == 0
     before = _state(home)
     killed = _killed(home, target, when, 1, "registry", "tag", "source-transformer@2", "prod")
@@ -145,7 +170,14 @@ def test_a_killed_tag_moves_the_alias_whole_or_not_at_all(home: Path, bundle: Pa
 
 @pytest.mark.parametrize(
     ("target", "when"),
-    [(FLUSH, "before"), (FLUSH, "after"), (COMMIT, "before"), (COMMIT, "after"), (DELETE, "before"), (DELETE, "after")],
+    [
+        (FLUSH, "before"),
+        (FLUSH, "after"),
+        (COMMIT, "before"),
+        (COMMIT, "after"),
+        (DELETE, "before"),
+        (DELETE, "after"),
+    ],
 )
 def test_a_killed_remove_removes_whole_or_not_at_all(home: Path, target: str, when: str) -> None:
     before = _state(home)
