@@ -80,3 +80,29 @@ def run_python() -> Callable[..., subprocess.CompletedProcess[str]]:
     """``run_python(code, env=None, args=())``: run code in a fresh interpreter (this env plus
     ``env``), ``args`` in ``sys.argv[1:]``."""
     return _run_python
+
+
+@pytest.fixture(scope="session")
+def tiny_bundles(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Bundles of two real, tiny pretrained checkpoints of one name (seeds 0 and 1), made once."""
+    from recgraft import plugin_manager
+    from recgraft.data import synthetic_domains
+    from recgraft.pretrain import pretrain
+
+    root = tmp_path_factory.mktemp("tiny-bundles")
+    plugin_manager.reset()
+    source, _ = synthetic_domains(num_users=(60, 20), num_items=(40, 30), seed=0)
+    out = []
+    with Registry.open(url=f"sqlite:///{root / 'r.db'}", store=root / "files") as reg:
+        for seed in (0, 1):
+            trained = pretrain(
+                source,
+                "transformer",
+                {"max_length": 8, "embedding_dim": 8},
+                {"epochs": 1, "seed": seed},
+                device="cpu",
+            )
+            record = trained.register(reg)
+            out.append(reg.export_bundle(record.reference, root / f"source-{seed}.tar.gz"))
+    plugin_manager.reset()
+    return out

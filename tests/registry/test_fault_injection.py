@@ -79,44 +79,18 @@ def _assert_clean_after_verify(home: Path) -> None:
     assert report["checked"] == len(_state(home))
 
 
-@pytest.fixture(scope="module")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Bundles of two real (tiny) pretrained checkpoints of one name, made once."""
-    from recgraft import plugin_manager
-    from recgraft.data import synthetic_domains
-    from recgraft.pretrain import pretrain
-    from recgraft.registry import Registry
-
-    root = tmp_path_factory.mktemp("bundle")
-    plugin_manager.reset()
-    source, _ = synthetic_domains(num_users=(60, 20), num_items=(40, 30), seed=0)
-    out = []
-    with Registry.open(url=f"sqlite:///{root / 'r.db'}", store=root / "files") as reg:
-        for seed in (0, 1):
-            trained = pretrain(
-                source,
-                "transformer",
-                {"max_length": 8, "embedding_dim": 8},
-                {"epochs": 1, "seed": seed},
-                device="cpu",
-            )
-            record = trained.register(reg)
-            out.append(reg.export_bundle(record.reference, root / f"source-{seed}.tar.gz"))
-    return out
-
-
 @pytest.fixture
-def bundle(bundles: list[Path]) -> Path:
+def bundle(tiny_bundles: list[Path]) -> Path:
     """The second checkpoint's bundle: what the tests import into a registry that has the first."""
-    return bundles[1]
+    return tiny_bundles[1]
 
 
 @pytest.fixture
-def home(tmp_path: Path, bundles: list[Path]) -> Path:
+def home(tmp_path: Path, tiny_bundles: list[Path]) -> Path:
     """A registry home with one checkpoint, ``source-transformer@1``, aliased ``prod``."""
     home = tmp_path / "home"
     for args in (
-        ("registry", "import", str(bundles[0])),
+        ("registry", "import", str(tiny_bundles[0])),
         ("registry", "tag", "source-transformer@1", "prod"),
     ):
         done = _recgraft(home, *args)
