@@ -152,3 +152,44 @@ def test_requirements_lists_installed_plugin_distributions(toy_distribution, tmp
     result = run_recgraft(["plugins", "list", "--requirements"], toy_distribution, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["recgraft-toy==0.3.1"]
+
+
+def test_plugin_that_calls_sys_exit_at_import_is_reported_and_the_rest_load(plugins_toml) -> None:
+    plugins_toml(
+        f'[plugins]\npaths = ["{FIXTURES / "exits_at_import.py"}", "{FIXTURES / "toy_plugin.py"}"]\n'
+    )
+    system = plugin_manager.load_plugins()
+    exiting = plugin(system, "exits_at_import")
+    assert exiting.status == "error" and "SystemExit: 3" in (exiting.error or "")
+    assert "toy" in system.catalog.names("head")
+
+
+def test_base_exception_in_a_register_hook_is_a_plugin_failure(plugins_toml) -> None:
+    plugins_toml(f'[plugins]\npaths = ["{FIXTURES / "exits_in_hooks.py"}"]\n')
+    failing = plugin(plugin_manager.load_plugins(), "exits_in_hooks")
+    assert failing.status == "error" and "SystemExit: 4" in (failing.error or "")
+
+
+def test_keyboard_interrupt_in_a_plugin_still_interrupts(plugins_toml, tmp_path: Path) -> None:
+    path = tmp_path / "interrupts.py"
+    path.write_text("raise KeyboardInterrupt\n")
+    plugins_toml(f'[plugins]\npaths = ["{path}"]\n')
+    with pytest.raises(KeyboardInterrupt):
+        plugin_manager.load_plugins()
+
+
+def test_plugin_that_fails_to_register_leaves_no_components(plugins_toml, tmp_path: Path) -> None:
+    path = tmp_path / "half_registers.py"
+    path.write_text(
+        "from recgraft import hookimpl\n"
+        "from recgraft.plugins.heads.dot import DotHead\n"
+        "@hookimpl\n"
+        "def register_heads(register):\n"
+        "    register('half', DotHead)\n"
+        "    raise RuntimeError('then fails')\n"
+    )
+    plugins_toml(f'[plugins]\npaths = ["{path}"]\n')
+    system = plugin_manager.load_plugins()
+    assert plugin(system, "half_registers").status == "error"
+    assert "half" not in system.catalog.names("head")
+    assert not system.manager.has_plugin("half_registers")
