@@ -22,13 +22,16 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from recgraft import hookspecs
 from recgraft.components import KINDS, ComponentCatalog, ComponentEntry, Kind
 from recgraft.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    import click
 
 ENTRY_POINT_GROUP = "recgraft"
 
@@ -56,7 +59,7 @@ class PluginInfo:
     name: str
     source: str  # "builtin", "entry point" or "local"
     version: str | None
-    status: str = "ok"  # "ok", "disabled", "not allowed" or "error"
+    status: str = "ok"  # "ok", "disabled", "not allowed", "error" or "conflict" (a command refused)
     error: str | None = None
     components: list[tuple[str, str]] = field(default_factory=list)
     distribution: str | None = None
@@ -204,6 +207,45 @@ def _load(settings: Settings) -> PluginSystem:
             catalog.add(entry)
             info.components.append((entry.kind, entry.name))
     return PluginSystem(manager, catalog, infos, settings)
+
+
+def add_commands(system: PluginSystem, cli: click.Group) -> None:
+    """Call each loaded plugin's ``register_commands`` on its own, so that one that fails adds
+    nothing and the CLI still works. A plugin may add new commands only: one it replaces or
+    removes (a built-in, or an earlier plugin's) is put back, and the plugin marked "conflict"."""
+    import click
+
+    owners = dict.fromkeys(cli.commands, "built in")
+    for info in system.plugins:
+        if info.status != "ok":
+            continue
+        before = dict(cli.commands)
+        try:
+            _only(system.manager, "register_commands", system.manager.get_plugin(info.name))(cli=cli)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # plugin code: SystemExit and the like too
+            cli.commands.clear()
+            cli.commands.update(before)
+            info.status, info.error = "error", f"failed to add commands: {_one_line(exc)}"
+            continue
+        kept = sorted(name for name, command in before.items() if cli.commands.get(name) is not command)
+        invalid = sorted(
+            name for name, command in cli.commands.items()
+            if name not in before and not isinstance(command, click.Command)
+        )
+        for name in invalid:
+            del cli.commands[name]
+        cli.commands.update({name: before[name] for name in kept})
+        owners.update(dict.fromkeys(set(cli.commands) - set(owners), f"from plugin {info.name}"))
+        problems = []
+        if kept:
+            taken = ", ".join(f"'{name}' ({owners[name]})" for name in kept)
+            problems.append(f"kept the commands it tried to replace or remove: {taken}")
+        if invalid:
+            problems.append("dropped what is not a click command: " + ", ".join(f"'{n}'" for n in invalid))
+        if problems:
+            info.status, info.error = ("error" if invalid else "conflict"), "; ".join(problems)
 
 
 def load_plugins(settings: Settings | None = None, *, reload: bool = False) -> PluginSystem:

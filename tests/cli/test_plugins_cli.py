@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -83,3 +84,115 @@ def test_a_plugin_adds_a_command_through_register_commands(plugins_toml) -> None
     result = CliRunner().invoke(build_cli(), ["toy-hello"])
     assert result.exit_code == 0
     assert result.output == "hello from the toy plugin\n"
+
+
+def plugin_entry(result_stdout: str, name: str) -> dict[str, Any]:
+    return next(p for p in json.loads(result_stdout)["plugins"] if p["name"] == name)
+
+
+def test_plugin_whose_register_commands_raises_is_reported_and_the_cli_works(plugins_toml) -> None:
+    plugins_toml(
+        f'[plugins]\npaths = ["{FIXTURES / "failing_commands.py"}", "{FIXTURES / "toy_plugin.py"}"]\n'
+    )
+    cli = build_cli()
+    runner = CliRunner()
+    version = runner.invoke(cli, ["--version"])
+    assert version.exit_code == 0 and __version__ in version.stdout
+    assert runner.invoke(cli, ["toy-hello"]).stdout == "hello from the toy plugin\n"
+    assert "half-added" not in cli.commands  # nothing of the failed hook stays
+    listed = runner.invoke(cli, ["plugins", "list", "--json"])
+    assert listed.exit_code == 0
+    failing = plugin_entry(listed.stdout, "failing_commands")
+    assert failing["status"] == "error"
+    assert "commands failed on purpose" in failing["error"]
+
+
+def test_base_exception_from_a_plugin_does_not_end_the_cli(plugins_toml) -> None:
+    plugins_toml(
+        f'[plugins]\npaths = ["{FIXTURES / "exits_at_import.py"}", "{FIXTURES / "exits_in_hooks.py"}"]\n'
+    )
+    cli = build_cli()
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--version"]).exit_code == 0
+    listed = runner.invoke(cli, ["plugins", "list", "--json"])
+    assert listed.exit_code == 0
+    assert plugin_entry(listed.stdout, "exits_at_import")["status"] == "error"
+    assert plugin_entry(listed.stdout, "exits_in_hooks")["status"] == "error"
+
+
+def test_base_exception_in_register_commands_is_a_plugin_failure(tmp_path: Path, plugins_toml) -> None:
+    path = tmp_path / "stops_in_commands.py"
+    path.write_text(
+        "from recgraft import hookimpl\n"
+        "class Stop(BaseException):\n"
+        "    pass\n"
+        "@hookimpl\n"
+        "def register_commands(cli):\n"
+        "    raise Stop('stopped on purpose')\n"
+    )
+    plugins_toml(f'[plugins]\npaths = ["{path}"]\n')
+    listed = CliRunner().invoke(build_cli(), ["plugins", "list", "--json"])
+    assert listed.exit_code == 0
+    stopping = plugin_entry(listed.stdout, "stops_in_commands")
+    assert stopping["status"] == "error" and "Stop: stopped on purpose" in stopping["error"]
+
+
+def test_plugins_toml_that_is_not_utf8_leaves_version_and_help_working(
+    tmp_path: Path, monkeypatch
+) -> None:
+    path = tmp_path / "plugins.toml"
+    path.write_bytes(b'[plugins]\ndisable = ["caf\xe9"]\n')
+    monkeypatch.setenv("RECGRAFT_PLUGINS_TOML", str(path))
+    cli = build_cli()
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--version"]).exit_code == 0
+    assert runner.invoke(cli, ["--help"]).exit_code == 0
+    listed = runner.invoke(cli, ["plugins", "list"])
+    assert listed.exit_code == 2
+    assert listed.stderr.count("\n") == 1 and "not UTF-8" in listed.stderr
+
+
+def test_plugin_cannot_replace_or_remove_a_builtin_command(plugins_toml) -> None:
+    plugins_toml(f'[plugins]\npaths = ["{FIXTURES / "overrides_builtin.py"}"]\n')
+    cli = build_cli()
+    runner = CliRunner()
+    registry = runner.invoke(cli, ["registry", "list", "--json"])
+    assert registry.exit_code == 0 and "hijacked" not in registry.stdout
+    assert json.loads(registry.stdout)["count"] == 0
+    assert runner.invoke(cli, ["data", "--help"]).exit_code == 0
+    assert runner.invoke(cli, ["override-hello"]).stdout == "hello from overrides_builtin\n"
+    listed = runner.invoke(cli, ["plugins", "list", "--json"])
+    overriding = plugin_entry(listed.stdout, "overrides_builtin")
+    assert overriding["status"] == "conflict"
+    assert "'registry'" in overriding["error"] and "'data'" in overriding["error"]
+    table = runner.invoke(cli, ["plugins", "list"])
+    assert "overrides_builtin" in table.stdout and "registry" in table.stdout
+
+
+def test_second_plugin_adding_a_taken_command_name_is_refused(tmp_path: Path, plugins_toml) -> None:
+    copy = tmp_path / "toy_again.py"
+    copy.write_text((FIXTURES / "toy_plugin.py").read_text().replace("hello from", "impostor"))
+    plugins_toml(f'[plugins]\npaths = ["{FIXTURES / "toy_plugin.py"}", "{copy}"]\n')
+    cli = build_cli()
+    runner = CliRunner()
+    assert runner.invoke(cli, ["toy-hello"]).stdout == "hello from the toy plugin\n"
+    again = plugin_entry(runner.invoke(cli, ["plugins", "list", "--json"]).stdout, "toy_again")
+    assert again["status"] == "conflict" and "toy_plugin" in again["error"]
+
+
+def test_plugin_putting_a_non_command_in_the_cli_is_reported_and_help_works(
+    tmp_path: Path, plugins_toml
+) -> None:
+    path = tmp_path / "not_a_command.py"
+    path.write_text(
+        "from recgraft import hookimpl\n"
+        "@hookimpl\n"
+        "def register_commands(cli):\n"
+        "    cli.commands['bogus'] = 'not a command'\n"
+    )
+    plugins_toml(f'[plugins]\npaths = ["{path}"]\n')
+    cli = build_cli()
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--help"]).exit_code == 0
+    entry = plugin_entry(runner.invoke(cli, ["plugins", "list", "--json"]).stdout, "not_a_command")
+    assert entry["status"] == "error" and "'bogus'" in entry["error"]
