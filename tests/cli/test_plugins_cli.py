@@ -196,3 +196,22 @@ def test_plugin_putting_a_non_command_in_the_cli_is_reported_and_help_works(
     assert runner.invoke(cli, ["--help"]).exit_code == 0
     entry = plugin_entry(runner.invoke(cli, ["plugins", "list", "--json"]).stdout, "not_a_command")
     assert entry["status"] == "error" and "'bogus'" in entry["error"]
+
+
+def test_invalid_component_is_listed_with_its_problem_and_fails_in_one_line(
+    plugins_toml, monkeypatch
+) -> None:
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    plugins_toml('[plugins]\nmodules = ["invalid_components"]\n')
+    cli = build_cli()
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["plugins", "list", "--json"])
+    statuses = {c["name"]: c["status"] for c in json.loads(listed.stdout)["components"]}
+    assert statuses["function-encoder"] == "error: a function, not a class"
+    assert statuses["fine"] == "ok"
+    table = runner.invoke(cli, ["plugins", "list"], env={"COLUMNS": "300"})
+    assert "error: a function, not a class" in table.stdout
+    used = runner.invoke(cli, ["pretrain", "--data", "nowhere", "--encoder", "function-encoder"])
+    assert used.exit_code == 2
+    assert used.stderr.count("\n") == 1
+    assert "encoder 'function-encoder' from plugin invalid_components is invalid" in used.stderr
