@@ -17,6 +17,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
+import re
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -120,6 +121,22 @@ def _only(manager: pluggy.PluginManager, hook: str, plugin: object) -> Any:
     """A caller of ``hook`` that calls only ``plugin``'s implementation."""
     others = [p for p in manager.get_plugins() if p is not plugin]
     return manager.subset_hook_caller(hook, remove_plugins=others)
+
+
+def canonical_name(name: str) -> str:
+    """A distribution name as pip compares it (PEP 503): case and runs of ``-_.`` do not matter."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def plugin_distributions() -> dict[str, str]:
+    """The installed distributions that provide recgraft plugins (entry points in group
+    ``recgraft``), by canonical name, with their names as published."""
+    found: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name and any(ep.group == ENTRY_POINT_GROUP for ep in dist.entry_points):
+            found.setdefault(canonical_name(name), name)
+    return found
 
 
 def _allowed() -> set[str] | None:

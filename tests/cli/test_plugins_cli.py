@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from recgraft import __version__
@@ -215,3 +216,48 @@ def test_invalid_component_is_listed_with_its_problem_and_fails_in_one_line(
     assert used.exit_code == 2
     assert used.stderr.count("\n") == 1
     assert "encoder 'function-encoder' from plugin invalid_components is invalid" in used.stderr
+
+
+def fake_distribution(site: Path, name: str, entry_points: str | None) -> None:
+    """A dist-info folder, as pip leaves it, for ``importlib.metadata`` to find on sys.path."""
+    info = site / f"{name.replace('-', '_')}-0.2.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.2.0\n")
+    if entry_points is not None:
+        (info / "entry_points.txt").write_text(entry_points)
+
+
+@pytest.fixture
+def pip_calls(tmp_path: Path, monkeypatch) -> list[tuple[str, ...]]:
+    """Installed: a plugin distribution (recgraft-fake) and one without plugins (plain-lib);
+    pip itself is replaced by a recorder."""
+    site = tmp_path / "site"
+    fake_distribution(site, "recgraft-fake", "[recgraft]\nfake = json\n")
+    fake_distribution(site, "plain-lib", "[console_scripts]\nplain = json:main\n")
+    monkeypatch.syspath_prepend(str(site))
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr("recgraft.cli.plugins._pip", lambda *args: calls.append(args))
+    return calls
+
+
+def test_uninstall_removes_a_plugin_distribution(pip_calls) -> None:
+    result = CliRunner().invoke(build_cli(), ["plugins", "uninstall", "Recgraft_Fake"])
+    assert result.exit_code == 0, result.output
+    assert pip_calls == [("uninstall", "--yes", "Recgraft_Fake")]
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("recgraft", "recgraft itself"),
+        ("torch", "provides no recgraft plugins"),
+        ("plain-lib", "provides no recgraft plugins"),
+        ("no-such-dist", "is not installed"),
+        ("recgraft-fake==0.2.0", "not a distribution name"),
+    ],
+)
+def test_uninstall_refuses_anything_but_a_plugin_distribution(pip_calls, name: str, why: str) -> None:
+    result = CliRunner().invoke(build_cli(), ["plugins", "uninstall", "recgraft-fake", name])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and why in result.stderr and name in result.stderr
+    assert pip_calls == []
