@@ -261,3 +261,25 @@ def test_uninstall_refuses_anything_but_a_plugin_distribution(pip_calls, name: s
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and why in result.stderr and name in result.stderr
     assert pip_calls == []
+
+
+BROKEN = ("broken_import", "failing_register", "failing_commands", "exits_at_import",
+          "exits_in_hooks", "overrides_builtin")
+
+
+def test_broken_plugins_leave_registry_list_and_verify_working(plugins_toml) -> None:
+    from recgraft.registry import Registry
+
+    with Registry.open() as registry:
+        registry.register("pre", b"pre weights", domain="ml-1m", encoder="transformer",
+                          encoder_config={"d": 8})
+    paths = ", ".join(f'"{FIXTURES / f"{name}.py"}"' for name in BROKEN)
+    plugins_toml(f"[plugins]\npaths = [{paths}]\n")
+    cli = build_cli()
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["registry", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [c["reference"] for c in json.loads(listed.stdout)["checkpoints"]] == ["pre@1"]
+    verified = runner.invoke(cli, ["registry", "verify", "--json"])
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.stdout)["ok"] is True
