@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recgraft.components import ComponentCatalog, ComponentEntry, validate_config
 from recgraft.encoder import Encoder, EncoderConfig
@@ -82,3 +84,14 @@ def test_lazy_target_that_exits_at_import_is_a_plugin_error(tmp_path: Path, monk
     catalog.add(ComponentEntry("head", "gone", "someplugin", "local", None, "exits_when_imported:Head"))
     with pytest.raises(PluginError, match=r"cannot import exits_when_imported:Head: SystemExit: no way$"):
         catalog.get("head", "gone")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.text(), st.integers(), st.none(), st.builds(object), st.lists(st.text())))
+def test_a_registered_target_of_any_shape_gets_a_one_line_status(target: object) -> None:
+    entry = ComponentEntry("encoder", "x", "someplugin", "local", None, target)
+    assert "\n" not in entry.status
+    if entry.problem is not None:  # never imported: a malformed string or a non-class
+        with pytest.raises(PluginError) as raised:
+            entry.load()
+        assert "\n" not in str(raised.value)
