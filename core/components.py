@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
@@ -21,6 +23,15 @@ M = TypeVar("M", bound=BaseModel)
 
 Kind = Literal["encoder", "extractor", "strategy", "head", "dataset"]
 KINDS: tuple[Kind, ...] = ("encoder", "extractor", "strategy", "head", "dataset")
+
+#: The base class (module, name) every component of a kind subclasses.
+BASE_CLASSES: dict[str, tuple[str, str]] = {
+    "encoder": ("recgraft.encoder", "Encoder"),
+    "extractor": ("recgraft.extractor", "FeatureExtractor"),
+    "strategy": ("recgraft.strategy", "TransferStrategy"),
+    "head": ("recgraft.head", "Head"),
+    "dataset": ("recgraft.data.loader", "DatasetLoader"),
+}
 
 
 class ComponentConfig(BaseModel):
@@ -59,6 +70,36 @@ def validate_config(
     return parse_model(f"{kind} '{name}'", config_model, values)
 
 
+def component_problem(kind: str, target: object) -> str | None:
+    """Why ``target`` cannot be a ``kind`` component, or None: it must be a class that subclasses
+    the kind's base class and carries a ``Config`` subclassing the base's.
+
+    The base is looked up among the modules already imported: a subclass has imported its base,
+    so an absent base module means no subclass, and checking never imports torch.
+    """
+    if not isinstance(target, type):
+        if inspect.isroutine(target):
+            return "a function, not a class"
+        what = "a module" if inspect.ismodule(target) else f"a {type(target).__name__} instance"
+        return f"{what}, not a class"
+    module_name, base_name = BASE_CLASSES[kind]
+    base = getattr(sys.modules.get(module_name), base_name, None)
+    if not (isinstance(base, type) and issubclass(base, Component) and issubclass(target, base)):
+        return f"{target.__qualname__} is not a subclass of {module_name}.{base_name}"
+    config, base_config = getattr(target, "Config", None), base.Config
+    if not isinstance(config, type) or not issubclass(config, base_config):
+        return f"its Config is not a subclass of {base_config.__module__}.{base_config.__qualname__}"
+    return None
+
+
+def import_string_problem(target: str) -> str | None:
+    """Why ``target`` is not an import string ``"package.module:ClassName"``, or None."""
+    module_name, colon, attr = target.partition(":")
+    if colon and attr.isidentifier() and all(part.isidentifier() for part in module_name.split(".")):
+        return None
+    return f"{target!r} is not an import string 'module:Class'"
+
+
 @dataclass
 class ComponentEntry:
     """One registered component: its name and kind, the plugin that provided it, and the class."""
@@ -70,22 +111,42 @@ class ComponentEntry:
     version: str | None
     target: Any
     conflicts: list[str] = field(default_factory=list)
+    #: Why the target is no valid component (checked when registered, and when first
+    #: imported for an import string); None when it is valid or not imported yet.
+    problem: str | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.target, str):
+            self.problem = import_string_problem(self.target)
+        else:
+            self.problem = component_problem(self.kind, self.target)
 
     def load(self) -> type:
-        """The component class, importing it first when it was registered as ``"module:Class"``."""
-        if isinstance(self.target, str):
+        """The component class, importing it first when it was registered as ``"module:Class"``;
+        PluginError (one line) when it cannot be imported or is no valid component."""
+        if isinstance(self.target, str) and self.problem is None:
             module_name, _, attr = self.target.partition(":")
             try:
-                self.target = getattr(importlib.import_module(module_name), attr)
-            except Exception as exc:  # a plugin's import can fail in any way
+                target = getattr(importlib.import_module(module_name), attr)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a plugin's import can fail in any way, sys.exit too
+                detail = " ".join(f"{type(exc).__name__}: {exc}".split())
                 raise PluginError(
                     f"{self.kind} '{self.name}' from plugin {self.plugin}: cannot import "
-                    f"{module_name}:{attr}: {type(exc).__name__}: {exc}"
+                    f"{module_name}:{attr}: {detail}"
                 ) from exc
+            self.problem = component_problem(self.kind, target)
+            if self.problem is None:
+                self.target = target
+        if self.problem is not None:
+            raise PluginError(f"{self.kind} '{self.name}' from plugin {self.plugin} is invalid: {self.problem}")
         return self.target
 
     @property
     def status(self) -> str:
+        if self.problem is not None:
+            return f"error: {self.problem}"
         if self.conflicts:
             return "conflict: also registered by " + ", ".join(self.conflicts)
         return "ok"
@@ -106,7 +167,7 @@ class ComponentCatalog:
         elif existing.plugin != entry.plugin:
             existing.conflicts.append(entry.plugin)
         else:
-            existing.target = entry.target
+            existing.target, existing.problem = entry.target, entry.problem
 
     def entries(self, kind: str | None = None) -> list[ComponentEntry]:
         """All entries (of one kind), sorted by kind and name."""
@@ -136,7 +197,7 @@ class ComponentCatalog:
         """The name ``component``'s class is registered under (its class name when it is not),
         so that instances passed in place of names are recorded by a name that loads again."""
         for entry in self.entries(kind):
-            if not entry.conflicts and entry.target is type(component):
+            if not entry.conflicts and entry.problem is None and entry.target is type(component):
                 return entry.name
         for entry in self.entries(kind):
             try:

@@ -1,7 +1,8 @@
 """The plugin manager: built-ins, entry points in group ``recgraft``, and plugins.toml.
 
 Everything loads once, on the first call of :func:`load_plugins` (no import-time side
-effects). A plugin that fails to import or to register is recorded with its error and the
+effects). A plugin that fails to import or to register (any exception, SystemExit included;
+only KeyboardInterrupt propagates) is recorded with its error, contributes nothing, and the
 rest load as usual.
 
 Environment:
@@ -16,18 +17,22 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
+import re
 import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from recgraft import hookspecs
-from recgraft.components import KINDS, ComponentCatalog, ComponentEntry
+from recgraft.components import KINDS, ComponentCatalog, ComponentEntry, Kind
 from recgraft.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    import click
 
 ENTRY_POINT_GROUP = "recgraft"
 
@@ -55,7 +60,7 @@ class PluginInfo:
     name: str
     source: str  # "builtin", "entry point" or "local"
     version: str | None
-    status: str = "ok"  # "ok", "disabled", "not allowed" or "error"
+    status: str = "ok"  # "ok", "disabled", "not allowed", "error" or "conflict" (a command refused)
     error: str | None = None
     components: list[tuple[str, str]] = field(default_factory=list)
     distribution: str | None = None
@@ -99,8 +104,39 @@ def _import_path(path: Path) -> ModuleType:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]  # as ``import`` does: no half-run module stays behind
+        raise
     return module
+
+
+def _one_line(exc: BaseException) -> str:
+    """A plugin's exception as one line, whatever its message holds."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _only(manager: pluggy.PluginManager, hook: str, plugin: object) -> Any:
+    """A caller of ``hook`` that calls only ``plugin``'s implementation."""
+    others = [p for p in manager.get_plugins() if p is not plugin]
+    return manager.subset_hook_caller(hook, remove_plugins=others)
+
+
+def canonical_name(name: str) -> str:
+    """A distribution name as pip compares it (PEP 503): case and runs of ``-_.`` do not matter."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def plugin_distributions() -> dict[str, str]:
+    """The installed distributions that provide recgraft plugins (entry points in group
+    ``recgraft``), by canonical name, with their names as published."""
+    found: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name and any(ep.group == ENTRY_POINT_GROUP for ep in dist.entry_points):
+            found.setdefault(canonical_name(name), name)
+    return found
 
 
 def _allowed() -> set[str] | None:
@@ -131,21 +167,20 @@ def _candidates(settings: Settings) -> list[tuple[PluginInfo, Any]]:
     return found
 
 
-def _register_components(manager: pluggy.PluginManager, info: PluginInfo, catalog: ComponentCatalog) -> None:
-    """Call each of the plugin's register hooks, recording what it registers."""
+def _registered_components(manager: pluggy.PluginManager, info: PluginInfo) -> list[ComponentEntry]:
+    """Call each of the plugin's register hooks; what they register, once all have returned
+    (so a plugin that fails half-way adds nothing). Each entry records its own problem."""
     plugin = manager.get_plugin(info.name)
+    entries: list[ComponentEntry] = []
     for kind in KINDS:
-        caller = manager.subset_hook_caller(
-            HOOK_FOR_KIND[kind], remove_plugins=[p for p in manager.get_plugins() if p is not plugin]
-        )
 
-        def register(name: str, target: Any, _kind: str = kind) -> None:
+        def register(name: str, target: Any, _kind: Kind = kind) -> None:
             if not isinstance(name, str) or not name or "/" in name or "@" in name:
                 raise ValueError(f"invalid {_kind} name {name!r}")
-            catalog.add(ComponentEntry(_kind, name, info.name, info.source, info.version, target))
-            info.components.append((_kind, name))
+            entries.append(ComponentEntry(_kind, name, info.name, info.source, info.version, target))
 
-        caller(register=register)
+        _only(manager, HOOK_FOR_KIND[kind], plugin)(register=register)
+    return entries
 
 
 def _load(settings: Settings) -> PluginSystem:
@@ -172,14 +207,62 @@ def _load(settings: Settings) -> PluginSystem:
             continue
         try:
             manager.register(loader(), name=info.name)
-        except Exception as exc:  # a third-party import can raise anything
-            info.status, info.error = "error", f"failed to load: {type(exc).__name__}: {exc}"
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a third-party import can raise anything, sys.exit too
+            info.status, info.error = "error", f"failed to load: {_one_line(exc)}"
             continue
         try:
-            _register_components(manager, info, catalog)
-        except Exception as exc:
-            info.status, info.error = "error", f"failed to register: {type(exc).__name__}: {exc}"
+            entries = _registered_components(manager, info)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            manager.unregister(name=info.name)  # no later hook calls into a failed plugin
+            info.status, info.error = "error", f"failed to register: {_one_line(exc)}"
+            continue
+        for entry in entries:
+            catalog.add(entry)
+            info.components.append((entry.kind, entry.name))
     return PluginSystem(manager, catalog, infos, settings)
+
+
+def add_commands(system: PluginSystem, cli: click.Group) -> None:
+    """Call each loaded plugin's ``register_commands`` on its own, so that one that fails adds
+    nothing and the CLI still works. A plugin may add new commands only: one it replaces or
+    removes (a built-in, or an earlier plugin's) is put back, and the plugin marked "conflict"."""
+    import click
+
+    owners = dict.fromkeys(cli.commands, "built in")
+    for info in system.plugins:
+        if info.status != "ok":
+            continue
+        before = dict(cli.commands)
+        try:
+            _only(system.manager, "register_commands", system.manager.get_plugin(info.name))(cli=cli)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # plugin code: SystemExit and the like too
+            cli.commands.clear()
+            cli.commands.update(before)
+            info.status, info.error = "error", f"failed to add commands: {_one_line(exc)}"
+            continue
+        kept = sorted(name for name, command in before.items() if cli.commands.get(name) is not command)
+        invalid = sorted(
+            name for name, command in cli.commands.items()
+            if name not in before and not isinstance(command, click.Command)
+        )
+        for name in invalid:
+            del cli.commands[name]
+        cli.commands.update({name: before[name] for name in kept})
+        owners.update(dict.fromkeys(set(cli.commands) - set(owners), f"from plugin {info.name}"))
+        problems = []
+        if kept:
+            taken = ", ".join(f"'{name}' ({owners[name]})" for name in kept)
+            problems.append(f"kept the commands it tried to replace or remove: {taken}")
+        if invalid:
+            problems.append("dropped what is not a click command: " + ", ".join(f"'{n}'" for n in invalid))
+        if problems:
+            info.status, info.error = ("error" if invalid else "conflict"), "; ".join(problems)
 
 
 def load_plugins(settings: Settings | None = None, *, reload: bool = False) -> PluginSystem:

@@ -80,7 +80,7 @@ def build_cli() -> click.Group:
     """A fresh CLI: built-in commands plus those that plugins add through ``register_commands``."""
     import importlib
 
-    from recgraft.plugin_manager import load_plugins
+    from recgraft.plugin_manager import add_commands, load_plugins
 
     @click.group(cls=RecgraftGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, "--version", prog_name="recgraft")
@@ -94,7 +94,7 @@ def build_cli() -> click.Group:
         system = load_plugins()
     except RecgraftError:
         return cli  # a broken plugins.toml: the commands that need plugins report it
-    system.manager.hook.register_commands(cli=cli)
+    add_commands(system, cli)  # a plugin's failure or conflict is recorded, never raised
     return cli
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import click
 
@@ -94,10 +95,43 @@ def install(specs: tuple[str, ...], upgrade: bool, editable: tuple[str, ...]) ->
     _pip(*args)
 
 
+#: A distribution name (PEP 508), without a version or extras.
+DISTRIBUTION_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+
+
+def _check_uninstallable(name: str, plugin_dists: dict[str, str]) -> None:
+    """UserError unless ``name`` is an installed distribution providing recgraft plugins."""
+    import importlib.metadata
+
+    from recgraft.cli import UserError
+    from recgraft.plugin_manager import canonical_name
+
+    if not DISTRIBUTION_NAME.fullmatch(name):
+        raise UserError(f"plugins uninstall: {name!r} is not a distribution name (e.g. recgraft-bagofitems)")
+    if canonical_name(name) == "recgraft":
+        raise UserError("plugins uninstall: recgraft is recgraft itself, not a plugin; use pip to remove it")
+    if canonical_name(name) in plugin_dists:
+        return
+    try:
+        importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        raise UserError(f"plugins uninstall: {name} is not installed") from None
+    known = ", ".join(sorted(plugin_dists.values())) or "none"
+    raise UserError(
+        f"plugins uninstall: {name} provides no recgraft plugins, so it is left alone "
+        f"(plugin distributions installed: {known})"
+    )
+
+
 @plugins.command("uninstall")
 @click.argument("names", nargs=-1, required=True)
 def uninstall(names: tuple[str, ...]) -> None:
-    """Uninstall plugin packages by distribution name."""
+    """Uninstall plugin packages by distribution name (only those that provide recgraft plugins)."""
+    from recgraft.plugin_manager import plugin_distributions
+
+    plugin_dists = plugin_distributions()
+    for name in names:  # all are checked before anything is removed
+        _check_uninstallable(name, plugin_dists)
     _pip("uninstall", "--yes", *names)
 
 

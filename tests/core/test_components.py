@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from recgraft.components import (
-    Component,
-    ComponentCatalog,
-    ComponentConfig,
-    ComponentEntry,
-    validate_config,
-)
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recgraft.components import ComponentCatalog, ComponentEntry, validate_config
+from recgraft.encoder import Encoder, EncoderConfig
 from recgraft.errors import ConfigError, PluginError, UnknownComponentError
 
 
-class WidthConfig(ComponentConfig):
+class WidthConfig(EncoderConfig):
     width: int = 8
     dropout: float = 0.1
 
 
-class Wide(Component):
+class Wide(Encoder):
     Config = WidthConfig
 
 
@@ -56,10 +55,10 @@ def test_valid_config_is_parsed() -> None:
 
 def test_lazy_target_is_imported_on_first_use() -> None:
     catalog = ComponentCatalog()
-    catalog.add(ComponentEntry("head", "ordered", "test", "builtin", "1", "collections:OrderedDict"))
-    from collections import OrderedDict
+    catalog.add(ComponentEntry("head", "dotted", "test", "builtin", "1", "recgraft.plugins.heads.dot:DotHead"))
+    from recgraft.plugins.heads.dot import DotHead
 
-    assert catalog.get("head", "ordered") is OrderedDict
+    assert catalog.get("head", "dotted") is DotHead
 
 
 def test_lazy_target_that_cannot_be_imported_is_a_plugin_error() -> None:
@@ -67,3 +66,32 @@ def test_lazy_target_that_cannot_be_imported_is_a_plugin_error() -> None:
     catalog.add(ComponentEntry("head", "gone", "someplugin", "local", None, "no_such_module_x:Thing"))
     with pytest.raises(PluginError, match="someplugin"):
         catalog.get("head", "gone")
+
+
+def test_entry_of_a_class_of_another_kind_is_invalid_and_a_plugin_error_at_use() -> None:
+    catalog = catalog_with("wide")
+    catalog.add(ComponentEntry("head", "wide-head", "someplugin", "local", None, Wide))
+    assert catalog.entry("head", "wide-head").status == (
+        "error: Wide is not a subclass of recgraft.head.Head")
+    with pytest.raises(PluginError, match=r"^head 'wide-head' from plugin someplugin is invalid: "):
+        catalog.get("head", "wide-head")
+
+
+def test_lazy_target_that_exits_at_import_is_a_plugin_error(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "exits_when_imported.py").write_text("import sys\nsys.exit('no\\nway')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    catalog = ComponentCatalog()
+    catalog.add(ComponentEntry("head", "gone", "someplugin", "local", None, "exits_when_imported:Head"))
+    with pytest.raises(PluginError, match=r"cannot import exits_when_imported:Head: SystemExit: no way$"):
+        catalog.get("head", "gone")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.text(), st.integers(), st.none(), st.builds(object), st.lists(st.text())))
+def test_a_registered_target_of_any_shape_gets_a_one_line_status(target: object) -> None:
+    entry = ComponentEntry("encoder", "x", "someplugin", "local", None, target)
+    assert "\n" not in entry.status
+    if entry.problem is not None:  # never imported: a malformed string or a non-class
+        with pytest.raises(PluginError) as raised:
+            entry.load()
+        assert "\n" not in str(raised.value)

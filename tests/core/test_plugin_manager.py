@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from recgraft import plugin_manager
-from recgraft.errors import DuplicateComponentError
+from recgraft.errors import DuplicateComponentError, PluginError
 
 FIXTURES = Path(__file__).parents[1] / "plugins"
 
@@ -152,3 +152,109 @@ def test_requirements_lists_installed_plugin_distributions(toy_distribution, tmp
     result = run_recgraft(["plugins", "list", "--requirements"], toy_distribution, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["recgraft-toy==0.3.1"]
+
+
+def test_plugin_that_calls_sys_exit_at_import_is_reported_and_the_rest_load(plugins_toml) -> None:
+    plugins_toml(
+        f'[plugins]\npaths = ["{FIXTURES / "exits_at_import.py"}", "{FIXTURES / "toy_plugin.py"}"]\n'
+    )
+    system = plugin_manager.load_plugins()
+    exiting = plugin(system, "exits_at_import")
+    assert exiting.status == "error" and "SystemExit: 3" in (exiting.error or "")
+    assert "toy" in system.catalog.names("head")
+
+
+def test_base_exception_in_a_register_hook_is_a_plugin_failure(plugins_toml) -> None:
+    plugins_toml(f'[plugins]\npaths = ["{FIXTURES / "exits_in_hooks.py"}"]\n')
+    failing = plugin(plugin_manager.load_plugins(), "exits_in_hooks")
+    assert failing.status == "error" and "SystemExit: 4" in (failing.error or "")
+
+
+def test_keyboard_interrupt_in_a_plugin_still_interrupts(plugins_toml, tmp_path: Path) -> None:
+    path = tmp_path / "interrupts.py"
+    path.write_text("raise KeyboardInterrupt\n")
+    plugins_toml(f'[plugins]\npaths = ["{path}"]\n')
+    with pytest.raises(KeyboardInterrupt):
+        plugin_manager.load_plugins()
+
+
+def test_plugin_that_fails_to_register_leaves_no_components(plugins_toml, tmp_path: Path) -> None:
+    path = tmp_path / "half_registers.py"
+    path.write_text(
+        "from recgraft import hookimpl\n"
+        "from recgraft.plugins.heads.dot import DotHead\n"
+        "@hookimpl\n"
+        "def register_heads(register):\n"
+        "    register('half', DotHead)\n"
+        "    raise RuntimeError('then fails')\n"
+    )
+    plugins_toml(f'[plugins]\npaths = ["{path}"]\n')
+    system = plugin_manager.load_plugins()
+    assert plugin(system, "half_registers").status == "error"
+    assert "half" not in system.catalog.names("head")
+    assert not system.manager.has_plugin("half_registers")
+
+
+INVALID = {
+    "function-encoder": "a function, not a class",
+    "instance-encoder": "a NotAnEncoder instance, not a class",
+    "wrong-base-encoder": "NotAnEncoder is not a subclass of recgraft.encoder.Encoder",
+    "bad-config-encoder": "its Config is not a subclass of recgraft.encoder.EncoderConfig",
+    "none-config-encoder": "its Config is not a subclass of recgraft.encoder.EncoderConfig",
+    "malformed-string-encoder": "'invalid_components.make_encoder' is not an import string 'module:Class'",
+}
+
+
+@pytest.fixture
+def invalid_components(plugins_toml, monkeypatch) -> plugin_manager.PluginSystem:
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    plugins_toml('[plugins]\nmodules = ["invalid_components"]\n')
+    return plugin_manager.load_plugins()
+
+
+@pytest.mark.parametrize(("name", "problem"), INVALID.items())
+def test_component_that_is_not_a_valid_class_is_reported_at_registration(
+    invalid_components, name: str, problem: str
+) -> None:
+    entry = invalid_components.catalog.entries("encoder")
+    assert next(e for e in entry if e.name == name).status == f"error: {problem}"
+
+
+@pytest.mark.parametrize(("name", "problem"), INVALID.items())
+def test_invalid_component_is_a_one_line_plugin_error_at_use(
+    invalid_components, name: str, problem: str
+) -> None:
+    with pytest.raises(PluginError) as raised:
+        invalid_components.catalog.get("encoder", name)
+    message = str(raised.value)
+    assert message == f"encoder '{name}' from plugin invalid_components is invalid: {problem}"
+
+
+def test_lazy_component_is_validated_when_first_used(invalid_components) -> None:
+    entry = invalid_components.catalog.entry("encoder", "lazy-function-encoder")
+    assert entry.status == "ok"  # not imported yet
+    with pytest.raises(PluginError, match="lazy-function-encoder.*is invalid: a function, not a class"):
+        invalid_components.catalog.get("encoder", "lazy-function-encoder")
+    assert entry.status == "error: a function, not a class"
+
+
+def test_valid_components_beside_invalid_ones_still_work(invalid_components) -> None:
+    assert plugin(invalid_components, "invalid_components").status == "ok"
+    assert invalid_components.catalog.get("head", "fine").__name__ == "FineHead"
+    assert invalid_components.catalog.get("head", "lazy-fine").__name__ == "FineHead"
+
+
+def test_every_builtin_component_is_a_valid_class() -> None:
+    catalog = plugin_manager.catalog()
+    for entry in catalog.entries():
+        catalog.get(entry.kind, entry.name)
+        assert entry.status == "ok", (entry.kind, entry.name, entry.status)
+
+
+def test_example_third_party_plugin_components_are_valid(plugins_toml, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[2] / "examples" / "recgraft-bagofitems"))
+    plugins_toml('[plugins]\nmodules = ["recgraft_bagofitems"]\n')
+    catalog = plugin_manager.catalog()
+    assert catalog.get("encoder", "bag").__name__ == "BagOfItemsEncoder"
+    assert catalog.get("strategy", "embeddings-only").__name__ == "EmbeddingsOnlyStrategy"
+    assert {e.status for e in catalog.entries()} == {"ok"}

@@ -30,3 +30,22 @@ def test_invalid_toml_is_a_config_error(plugins_toml) -> None:
     plugins_toml("[plugins\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings()
+
+
+def test_plugins_toml_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "plugins.toml"
+    path.write_bytes(b'[plugins]\ndisable = ["caf\xe9"]\n')
+    with pytest.raises(ConfigError, match=r"plugins\.toml: not UTF-8 text"):
+        load_settings(path)
+
+
+def test_unreadable_plugins_toml_is_a_config_error(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "plugins.toml"
+    path.write_text("[plugins]\n")
+
+    def denied(self: Path, *args: object, **kwargs: object) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    with pytest.raises(ConfigError, match="plugins.toml: cannot read: Permission denied"):
+        load_settings(path)

@@ -1,10 +1,10 @@
 """A plugin that registers a head under the name the toy plugin uses."""
 
 from recgraft import hookimpl
-from recgraft.components import Component
+from recgraft.head import Head
 
 
-class OtherToyHead(Component):
+class OtherToyHead(Head):
     pass
 
 

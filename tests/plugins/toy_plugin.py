@@ -1,14 +1,14 @@
-"""A local plugin for the tests: one head with a Config."""
+"""A local plugin for the tests: one head with a Config, and a command."""
 
 from recgraft import hookimpl
-from recgraft.components import Component, ComponentConfig
+from recgraft.head import Head, HeadConfig
 
 
-class ToyHeadConfig(ComponentConfig):
+class ToyHeadConfig(HeadConfig):
     width: int = 4
 
 
-class ToyHead(Component):
+class ToyHead(Head):
     Config = ToyHeadConfig
 
 

@@ -1,17 +1,11 @@
-"""A third-party plugin distribution for the tests, found through its entry point."""
+"""A third-party plugin distribution for the tests, found through its entry point.
+
+Its strategy is registered as an import string, so listing plugins never imports torch.
+"""
 
 from recgraft import hookimpl
-from recgraft.components import Component, ComponentConfig
-
-
-class ToyStrategyConfig(ComponentConfig):
-    rate: float = 0.5
-
-
-class ToyStrategy(Component):
-    Config = ToyStrategyConfig
 
 
 @hookimpl
 def register_strategies(register):
-    register("toy-strategy", ToyStrategy)
+    register("toy-strategy", "recgraft_toy.strategy:ToyStrategy")
