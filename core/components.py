@@ -19,14 +19,24 @@ from recgraft.errors import ConfigError, DuplicateComponentError, PluginError, U
 
 M = TypeVar("M", bound=BaseModel)
 
+#: Upper bounds of the built-in components' size settings: large enough for any real run,
+#: small enough that a typo (``embedding_dim=1000000000``) fails at validation, not in malloc.
+MAX_DIM = 16_384  # embedding and hidden sizes
+MAX_LENGTH = 10_000  # history positions
+MAX_LAYERS = 64
+MAX_BATCH = 65_536  # batch sizes, sampled negatives, scoring chunks
+MAX_COUNT = 100_000  # epochs and other counts of steps
+MAX_SEED = 2**63 - 1  # the largest seed torch, numpy and the registry's integers all take
+
 Kind = Literal["encoder", "extractor", "strategy", "head", "dataset"]
 KINDS: tuple[Kind, ...] = ("encoder", "extractor", "strategy", "head", "dataset")
 
 
 class ComponentConfig(BaseModel):
-    """Base of every component's ``Config``: unknown fields are errors, not silently ignored."""
+    """Base of every component's ``Config``: unknown fields are errors, not silently ignored, and
+    float fields take finite numbers only (a nan or inf setting would train, then fail to register)."""
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
 
 
 class Component:
