@@ -74,8 +74,10 @@ def load_settings(path: Path | None = None) -> Settings:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         settings = Settings.model_validate(raw)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {' '.join(str(exc).split())}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

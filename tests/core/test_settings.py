@@ -30,3 +30,10 @@ def test_invalid_toml_is_a_config_error(plugins_toml) -> None:
     plugins_toml("[plugins\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings()
+
+
+def test_plugins_toml_that_is_not_utf8_is_a_config_error(plugins_toml) -> None:
+    path = plugins_toml("")
+    path.write_bytes(b"[defaults]\nencoder = \"caf\xe9\"\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings()
