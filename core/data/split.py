@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from recgraft.data.domain import Domain
-from recgraft.errors import ConfigError
+from recgraft.errors import ConfigError, DataError
 
 Stage = Literal["valid", "test"]
 
@@ -131,6 +131,21 @@ def leave_one_out(domain: Domain) -> LeaveOneOutSplit:
     train = Sequences(indptr, items[keep])
     train_users = np.flatnonzero(train_counts > 0).astype(np.int64)
     return LeaveOneOutSplit(domain, train, valid, test, train_users)
+
+
+def require_evaluated_users(split: LeaveOneOutSplit) -> None:
+    """DataError when no user can be evaluated: a run on such data would report metrics over nobody."""
+    if not (split.test > 0).any():
+        raise DataError(
+            f"domain {split.domain.name!r}: no user has the 3 interactions leave-one-out needs (its last two "
+            f"are the validation and test items), so nothing can be evaluated ({split.domain.num_users:,} users, "
+            f"{split.domain.num_interactions:,} interactions)"
+        )
+
+
+def longest_history(split: LeaveOneOutSplit) -> int:
+    """The most interactions any user has (what a model may see at most, test item included)."""
+    return int(np.bincount(split.domain.user_ids).max(initial=0))
 
 
 def keep_train_fraction(split: LeaveOneOutSplit, fraction: float, seed: int) -> LeaveOneOutSplit:
