@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,20 +178,11 @@ def read_table(
     """
     check_file(path)
     try:
-        frame = pd.read_csv(
-            path,
-            sep=sep,
-            header=0 if header else None,
-            names=None if header else list(names or []),
-            dtype=str,
-            na_filter=False,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            quoting=quoting,
-            engine="c",
-            encoding=encoding,
-            index_col=False,
-        )
+        with warnings.catch_warnings():  # a row longer than a one-column header loses data silently
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = _read_csv(path, sep, header, names, encoding, quoting)
+    except pd.errors.ParserWarning:
+        raise _field_count_error(path, sep, encoding, quoting, None if header else len(names or [])) from None
     except UnicodeError as exc:  # UTF-16 without a BOM raises a bare UnicodeError
         raise _decode_error(path, encoding, exc) from None
     except pd.errors.EmptyDataError:
@@ -221,6 +213,48 @@ def read_table(
     if len(table) == 0:
         raise DataError(f"{path}: no data rows")
     return table
+
+
+def _read_csv(
+    path: Path, sep: str, header: bool, names: Sequence[str] | None, encoding: str, quoting: int
+) -> pd.DataFrame:
+    return pd.read_csv(
+        path,
+        sep=sep,
+        header=0 if header else None,
+        names=None if header else list(names or []),
+        dtype=str,
+        na_filter=False,
+        keep_default_na=False,
+        skip_blank_lines=False,
+        quoting=quoting,
+        engine="c",
+        encoding=encoding,
+        index_col=False,
+    )
+
+
+def _field_count_error(
+    path: Path, sep: str, encoding: str, quoting: int, expected: int | None
+) -> DataError:
+    """The first line whose field count differs from the header's (or ``expected``)."""
+    try:
+        with open(path, encoding=encoding, newline="") as f:
+            for number, text in enumerate(f, start=1):
+                text = text.rstrip("\r\n")
+                if not text:
+                    continue
+                if quoting == csv.QUOTE_NONE:
+                    found = len(text.split(sep))
+                else:
+                    found = len(next(csv.reader([text], delimiter=sep), []))
+                if expected is None:
+                    expected = found
+                elif found != expected:
+                    return DataError(f"{where(path, number)}: expected {expected} fields, found {found}")
+    except (OSError, UnicodeError, csv.Error):
+        pass
+    return DataError(f"{path}: rows do not have as many fields as the header")
 
 
 def sniff_delimiter(path: Path, encoding: str = "utf-8") -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from recgraft.cli import build_cli
@@ -85,9 +86,10 @@ from hypothesis import strategies as st  # noqa: E402
 
 CELLS = st.sampled_from(["u1", "i2", "3", "-4.5", "nan", "inf", "-Infinity", "2020-01-01", "2020-13-45",
                          "1e309", "", " ", '"', "caf\u00e9", "\u00e9", "::", "|", "1_0", "0x1f", "NaT"])
-HEADERS = st.sampled_from(["user,item,timestamp,rating", "user_id:token\titem_id:token\ttimestamp:float",
+HEADERS = st.sampled_from(["user,item,timestamp,rating", "item_id:token\ttitle:token\tyear:float", "1|T|x", "user_id:token\titem_id:token\ttimestamp:float",
                            "user_id:token\titem_id:token\trating:float\ttimestamp:float", "uid;iid;ts", "", "a"])
 FILES = st.sampled_from(["d.csv", "d.tsv", "d.inter", "u.data", "ratings.dat", "d.txt"])
+SIDE_FILES = {"d.inter": ("d.item", "d.user"), "u.data": ("u.item", "u.user"), "ratings.dat": ("movies.dat", "users.dat")}
 
 
 @st.composite
@@ -103,15 +105,22 @@ def _no_json_constants(name: str) -> None:
     raise AssertionError(f"--json printed {name}, which is not JSON")
 
 
+@pytest.mark.filterwarnings("error")  # a warning would reach the user's terminal as more lines
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=FILES, data=st.one_of(table_text(), st.binary(max_size=120)),
        options=st.lists(st.sampled_from(["encoding=latin-1", "encoding=utf-16", "delimiter=;", "user=uid",
-                                         "item_features=timestamp", "timestamp=rating"]), max_size=2))
+                                         "item_features=timestamp", "timestamp=rating"]), max_size=2),
+       side=st.none() | table_text() | st.binary(max_size=60))
 def test_data_stats_on_any_file_succeeds_or_fails_in_one_line(
-    tmp_path: Path, name: str, data: bytes, options: list[str]
+    tmp_path: Path, name: str, data: bytes, options: list[str], side: bytes | None
 ) -> None:
     path = tmp_path / name
     path.write_bytes(data)
+    for other in SIDE_FILES.get(name, ()):  # the feature files read beside the ratings
+        if side is None:
+            (tmp_path / other).unlink(missing_ok=True)
+        else:
+            (tmp_path / other).write_bytes(side)
     args = ["data", "stats", str(path), "--json"]
     if path.suffix in (".csv", ".tsv", ".txt"):
         args += [arg for option in options for arg in ("-o", option)] + ["--format", "csv"]

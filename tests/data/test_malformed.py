@@ -87,6 +87,11 @@ CASES: dict[str, Case] = {
         r"d\.inter:3: expected 4 fields, found 5",
         DataError,
     ),
+    "row longer than a one-column header": (
+        lambda t: (file(t, "d.csv", "user\nu\nu,i\n"), {}),
+        r"d\.csv:3: expected 1 fields, found 2",
+        DataError,
+    ),
     "too few fields": (
         lambda t: (file(t, "d.inter", HEADER + "u\ti\t5\t1\n\nu\tj\n"), {}),
         r"d\.inter:4: expected 4 fields, found 2",
