@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
@@ -30,6 +31,17 @@ MAX_SEED = 2**63 - 1  # the largest seed torch, numpy and the registry's integer
 
 Kind = Literal["encoder", "extractor", "strategy", "head", "dataset"]
 KINDS: tuple[Kind, ...] = ("encoder", "extractor", "strategy", "head", "dataset")
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` when torch and numpy both take it (an int in 0..MAX_SEED); ConfigError otherwise."""
+    try:
+        value = operator.index(seed)  # ints and numpy integers
+    except TypeError:
+        value = -1
+    if isinstance(seed, bool) or not 0 <= value <= MAX_SEED:
+        raise ConfigError(f"seed must be an integer from 0 to 2**63-1, got {seed!r}")
+    return value
 
 
 class ComponentConfig(BaseModel):

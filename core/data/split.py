@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from recgraft.components import check_seed
 from recgraft.data.domain import Domain
 from recgraft.errors import ConfigError, DataError
 
@@ -156,6 +157,7 @@ def keep_train_fraction(split: LeaveOneOutSplit, fraction: float, seed: int) -> 
     """
     if not 0.0 < fraction <= 1.0:
         raise ConfigError(f"train fraction must be in (0, 1], got {fraction}")
+    seed = check_seed(seed)
     users = split.train_users
     if len(users) == 0:
         return split
@@ -194,6 +196,7 @@ def ratio_split(
         seed: the shuffle's seed.
         by_user: cut each user's interactions separately (every user keeps a share of train).
     """
+    seed = check_seed(seed)
     shares = np.asarray(ratios, dtype=np.float64)
     if shares.shape != (3,) or (shares < 0).any() or shares.sum() <= 0:
         raise ConfigError(f"ratios must be three non-negative numbers, got {ratios}")

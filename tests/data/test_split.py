@@ -126,3 +126,12 @@ def test_require_evaluated_users_refuses_data_where_nobody_can_be_evaluated() ->
     enough = domain_from_tokens("enough", np.array(["u", "u", "u", "v"]), np.array(["a", "b", "c", "a"]))
     require_evaluated_users(leave_one_out(enough))
     assert longest_history(leave_one_out(enough)) == 3
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 2**70])
+def test_seeds_numpy_cannot_take_are_a_config_error(seed: int) -> None:
+    domain = domain_from_tokens("d", np.array(["u", "u", "u", "v"]), np.array(["a", "b", "c", "a"]))
+    with pytest.raises(ConfigError, match="seed must be an integer from 0 to 2\\*\\*63-1"):
+        keep_train_fraction(leave_one_out(domain), 0.5, seed)
+    with pytest.raises(ConfigError, match="seed must be an integer"):
+        ratio_split(domain, seed=seed)
