@@ -34,7 +34,7 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     length of each user's history (1-5, 6-20, 21-50, >50).
     """
     from recgraft.data.loader import load_domain
-    from recgraft.data.split import leave_one_out
+    from recgraft.data.split import leave_one_out, require_evaluated_users
     from recgraft.device import resolve_device, seed_everything
     from recgraft.recommender import load_recommender
     from recgraft.registry import Registry
@@ -42,9 +42,10 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     registry = Registry.open(url=registry_url)
     record = registry.resolve(reference)
     domain = load_domain(data_path, format=data_format, **loader_options, name=domain_name)
+    split = leave_one_out(domain)
+    require_evaluated_users(split)  # metrics over nobody are no metrics
     seed_everything(seed)
     model = load_recommender(registry.read_bytes(record), resolve_device(device))
-    split = leave_one_out(domain)
     valid = model.evaluate(split, "valid")
     test = model.evaluate(split, "test", breakdown=True)
     breakdown = test.pop("by_history_length")

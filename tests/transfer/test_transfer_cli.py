@@ -140,6 +140,14 @@ def test_every_command_that_reads_data_takes_loader_options(source_ref, target_f
     assert "no field 'who'" in result.stderr
 
 
+def test_evaluate_refuses_data_where_no_user_can_be_evaluated(source_ref, tmp_path: Path) -> None:
+    data = tmp_path / "singles.csv"
+    data.write_text("user,item\n" + "".join(f"u{u},item{u:05d}\n" for u in range(20)))
+    result = invoke("evaluate", "src", "--data", str(data), "--json")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "'singles': no user has the 3 interactions leave-one-out needs" in result.stderr
+
+
 def test_evaluate_json_with_breakdown_for_pretrained_and_transferred(source_ref, target_folder) -> None:
     done = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "direct",
                   "--no-baseline", "--name", "tgt", *FAST, "--json")
