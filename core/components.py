@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import operator
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from recgraft.errors import ConfigError, DuplicateComponentError, PluginError, UnknownComponentError
 
 M = TypeVar("M", bound=BaseModel)
+
+#: Upper bounds of the built-in components' size settings: large enough for any real run,
+#: small enough that a typo (``embedding_dim=1000000000``) fails at validation, not in malloc.
+MAX_DIM = 16_384  # embedding and hidden sizes
+MAX_LENGTH = 10_000  # history positions
+MAX_LAYERS = 64
+MAX_BATCH = 65_536  # batch sizes, sampled negatives, scoring chunks
+MAX_COUNT = 100_000  # epochs and other counts of steps
+MAX_SEED = 2**63 - 1  # the largest seed torch, numpy and the registry's integers all take
 
 Kind = Literal["encoder", "extractor", "strategy", "head", "dataset"]
 KINDS: tuple[Kind, ...] = ("encoder", "extractor", "strategy", "head", "dataset")
@@ -34,10 +44,22 @@ BASE_CLASSES: dict[str, tuple[str, str]] = {
 }
 
 
-class ComponentConfig(BaseModel):
-    """Base of every component's ``Config``: unknown fields are errors, not silently ignored."""
+def check_seed(seed: int) -> int:
+    """``seed`` when torch and numpy both take it (an int in 0..MAX_SEED); ConfigError otherwise."""
+    try:
+        value = operator.index(seed)  # ints and numpy integers
+    except TypeError:
+        value = -1
+    if isinstance(seed, bool) or not 0 <= value <= MAX_SEED:
+        raise ConfigError(f"seed must be an integer from 0 to 2**63-1, got {seed!r}")
+    return value
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+class ComponentConfig(BaseModel):
+    """Base of every component's ``Config``: unknown fields are errors, not silently ignored, and
+    float fields take finite numbers only (a nan or inf setting would train, then fail to register)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
 
 
 class Component:

@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from recgraft.components import check_seed
 from recgraft.distributed import local_device
 from recgraft.errors import ConfigError
 
@@ -54,6 +55,7 @@ def autocast(device: torch.device) -> Iterator[None]:
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, numpy and torch; return a CPU generator for shuffling."""
+    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -14,7 +14,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from recgraft.components import Component, ComponentConfig
+from recgraft.components import MAX_DIM, MAX_LENGTH, Component, ComponentConfig
 
 if TYPE_CHECKING:
     from recgraft.objective import PretrainingObjective
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 class EncoderConfig(ComponentConfig):
     """Settings every encoder has."""
 
-    embedding_dim: int = Field(64, ge=1, description="size of item embeddings and user vectors")
-    max_length: int = Field(50, ge=1, description="histories are truncated to their most recent items")
+    embedding_dim: int = Field(64, ge=1, le=MAX_DIM, description="size of item embeddings and user vectors")
+    max_length: int = Field(50, ge=1, le=MAX_LENGTH, description="histories are truncated to their most recent items")
 
 
 class Encoder(nn.Module, Component):

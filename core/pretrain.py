@@ -13,11 +13,17 @@ from recgraft import distributed
 from recgraft.checkpoint import text_columns, to_bytes, training_provenance
 from recgraft.components import parse_model
 from recgraft.data.domain import Domain
-from recgraft.data.split import LeaveOneOutSplit, leave_one_out
+from recgraft.data.split import (
+    LeaveOneOutSplit,
+    leave_one_out,
+    longest_history,
+    require_evaluated_users,
+)
 from recgraft.device import precision_for, resolve_device, seed_everything
 from recgraft.encoder import Encoder
 from recgraft.errors import ConfigError
 from recgraft.evaluation import evaluate
+from recgraft.memory import check_memory
 from recgraft.plugin_manager import catalog
 from recgraft.progress import Progress
 from recgraft.training import TrainConfig, TrainResult, fit
@@ -105,12 +111,18 @@ def pretrain(
     """
     train_config = parse_model("train config", TrainConfig, train)
     split = domain if isinstance(domain, LeaveOneOutSplit) else leave_one_out(domain)
+    require_evaluated_users(split)
     torch_device = resolve_device(device)
     seed_everything(train_config.seed)
     if isinstance(encoder, Encoder):
         model, name = encoder, catalog().name_of("encoder", encoder)
+        check_memory(f"encoder '{name}'", model.config, split.domain.num_items, longest_history(split),
+                     train_config, torch_device)
     else:
-        model, name = build_encoder(encoder, encoder_config, split.domain.num_items), encoder
+        config = catalog().config("encoder", encoder, encoder_config)
+        check_memory(f"encoder '{encoder}'", config, split.domain.num_items, longest_history(split),
+                     train_config, torch_device)
+        model, name = build_encoder(encoder, config, split.domain.num_items), encoder
     reporter = progress if isinstance(progress, Progress) else Progress(enabled=progress and distributed.is_main_process())
     reporter.log(
         f"pretraining {name} ({model.num_parameters():,} parameters) on {split.domain.name} "

@@ -22,18 +22,38 @@ SECTIONS = ("encoder", "train")
 
 
 def read_config_file(path: Path) -> dict[str, dict[str, Any]]:
-    """The sections of a TOML or JSON config file."""
+    """The sections of a TOML or JSON config file: a table of tables (ConfigError otherwise)."""
+    kind = "JSON" if path.suffix == ".json" else "TOML"
     try:
         text = path.read_text(encoding="utf-8")
-        raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        raw = json.loads(text) if kind == "JSON" else tomllib.loads(text)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {exc}") from None
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
+        raise ConfigError(f"{path}: not valid {kind}: {' '.join(str(exc).split())}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a table of sections ({', '.join(SECTIONS)}), "
+                          f"not {_kind_of(raw)}")
     unknown = set(raw) - set(SECTIONS)
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(unknown))} (expected: {', '.join(SECTIONS)})")
+    for section, values in raw.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: section {section!r} must be a table of settings, not {_kind_of(values)}")
     return {section: dict(raw.get(section, {})) for section in SECTIONS}
+
+
+def _kind_of(value: object) -> str:
+    """What a JSON/TOML value is, for messages: ``a list``, ``a number``, ..."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "null" if value is None else f"a {type(value).__name__}"
 
 
 def apply_overrides(

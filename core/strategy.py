@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import torch
 from pydantic import Field
 
-from recgraft.components import Component, ComponentConfig
+from recgraft.components import MAX_COUNT, Component, ComponentConfig
 from recgraft.encoder import Encoder
 from recgraft.errors import ConfigError
 from recgraft.extractor import FeatureExtractor
@@ -42,7 +42,7 @@ class PretrainedStrategyConfig(TransferStrategyConfig):
         default_factory=list, description="encoder parameter-name prefixes to keep frozen, e.g. 'blocks.0'"
     )
     head_first_epochs: int = Field(
-        0, ge=0, description="first epochs in which the encoder stays still and only the head and item tables train"
+        0, ge=0, le=MAX_COUNT, description="first epochs in which the encoder stays still and only the head and item tables train"
     )
 
 

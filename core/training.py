@@ -20,7 +20,7 @@ from pydantic import Field
 
 from recgraft import distributed
 from recgraft.batching import NextItemExamples, batches, next_item_examples
-from recgraft.components import ComponentConfig
+from recgraft.components import MAX_BATCH, MAX_COUNT, MAX_SEED, ComponentConfig
 from recgraft.data.split import LeaveOneOutSplit
 from recgraft.device import autocast
 from recgraft.encoder import Encoder
@@ -32,21 +32,21 @@ from recgraft.progress import Progress
 class TrainConfig(ComponentConfig):
     """How to train: epochs, batches, optimiser, early stopping."""
 
-    epochs: int = Field(200, ge=1, description="most epochs to run")
-    batch_size: int = Field(128, ge=1)
+    epochs: int = Field(200, ge=1, le=MAX_COUNT, description="most epochs to run")
+    batch_size: int = Field(128, ge=1, le=MAX_BATCH)
     learning_rate: float = Field(2e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
-    sampled_negatives: int = Field(0, ge=0, description="0 = full softmax; N = sampled softmax with N negatives")
+    sampled_negatives: int = Field(0, ge=0, le=MAX_BATCH, description="0 = full softmax; N = sampled softmax with N negatives")
     clip_grad_norm: float | None = Field(None, gt=0)
-    patience: int = Field(10, ge=1, description="epochs without a better validation NDCG@10 before stopping")
-    eval_every: int = Field(1, ge=1)
+    patience: int = Field(10, ge=1, le=MAX_COUNT, description="epochs without a better validation NDCG@10 before stopping")
+    eval_every: int = Field(1, ge=1, le=MAX_COUNT)
     all_windows: bool = Field(True, description="train on every window of long histories, not only the latest")
     max_minutes: float | None = Field(None, gt=0, description="stop after this much wall time")
-    eval_batch_size: int = Field(512, ge=1)
+    eval_batch_size: int = Field(512, ge=1, le=MAX_BATCH)
     bucket_by_length: bool = Field(
         False, description="batch windows of similar length together: less padding work for encoders that ignore it"
     )
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seeds Python, numpy and torch")
 
 
 @dataclass

@@ -44,12 +44,21 @@ from recgraft.checkpoint import (
 )
 from recgraft.components import parse_model
 from recgraft.data.domain import Domain, Vocabulary
-from recgraft.data.split import LeaveOneOutSplit, Sequences, Stage, leave_one_out, time_order
+from recgraft.data.split import (
+    LeaveOneOutSplit,
+    Sequences,
+    Stage,
+    leave_one_out,
+    longest_history,
+    require_evaluated_users,
+    time_order,
+)
 from recgraft.device import precision_for, resolve_device, seed_everything
 from recgraft.encoder import Encoder
 from recgraft.errors import ConfigError, RecgraftError
 from recgraft.extractor import FeatureExtractor
 from recgraft.head import Head
+from recgraft.memory import check_memory
 from recgraft.plugin_manager import catalog, load_plugins
 from recgraft.progress import Progress
 from recgraft.recommender import binary_evaluation, recommend_items
@@ -208,7 +217,10 @@ class Transfer:
         """Align, build and train the target model; epochs are chosen on the target's validation split."""
         train_config = parse_model("train config", TrainConfig, train)
         split = target if isinstance(target, LeaveOneOutSplit) else leave_one_out(target)
+        require_evaluated_users(split)
         torch_device = device if isinstance(device, torch.device) else resolve_device(device)
+        check_memory(f"transfer of {self.source.encoder_name}", self.source.encoder.config, split.domain.num_items,
+                     longest_history(split), train_config, torch_device)
         reporter = progress if isinstance(progress, Progress) else Progress(
             enabled=progress and distributed.is_main_process())
         seed_everything(train_config.seed)

@@ -60,7 +60,9 @@ def _process() -> str:
 
 
 def _in_job(message: str) -> str:
-    """Under torchrun with several processes, the message names the process it comes from."""
+    """The message on one line (a user's value may hold line breaks); under torchrun with several
+    processes, it names the process it comes from."""
+    message = " ".join(message.splitlines())
     return f"{_process()}: {message}" if os.environ.get("WORLD_SIZE", "1") != "1" else message
 
 

@@ -7,18 +7,7 @@ from typing import Any
 
 import click
 
-from recgraft.cli.options import echo_json, json_option
-from recgraft.errors import DataError
-
-
-def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise DataError(f"--option expects KEY=VALUE, got {pair!r}")
-        options[key.strip()] = value
-    return options
+from recgraft.cli.options import echo_json, json_option, loader_options, seed_option
 
 
 @click.group()
@@ -28,24 +17,14 @@ def data() -> None:
 
 @data.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option(
-    "--format", "fmt", default=None, metavar="NAME", help="Data format (default: detected)."
-)
-@click.option(
-    "--option",
-    "-o",
-    "options",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Loader option, e.g. user=uid.",
-)
+@loader_options(what="PATH")
 @json_option
-def stats(path: Path, fmt: str | None, options: tuple[str, ...], as_json: bool) -> None:
+def stats(path: Path, data_format: str | None, loader_options: dict[str, Any], as_json: bool) -> None:
     """Users, items, interactions, density, history lengths and time span of PATH."""
     from recgraft.data.loader import load_domain
     from recgraft.data.stats import domain_stats
 
-    domain = load_domain(path, format=fmt, **_parse_options(options))
+    domain = load_domain(path, format=data_format, **loader_options)
     summary = domain_stats(domain)
     if as_json:
         echo_json(summary)
@@ -86,7 +65,7 @@ def stats(path: Path, fmt: str | None, options: tuple[str, ...], as_json: bool) 
 
 @data.command()
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option("Seeds the generator; equal seeds give equal domains.")
 @json_option
 def synthetic(folder: Path, seed: int, as_json: bool) -> None:
     """Write two related synthetic domains (a rich source, a sparse target) as atomic files.

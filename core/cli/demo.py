@@ -7,11 +7,11 @@ import time
 
 import click
 
-from recgraft.cli.options import device_option, echo_json, json_option, registry_option
+from recgraft.cli.options import device_option, echo_json, json_option, registry_option, seed_option
 
 
 @click.command()
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option()
 @device_option
 @click.option("--encoder", "encoders", multiple=True, help="Encoders to run (default: transformer, lstm, gan).")
 @registry_option

@@ -8,24 +8,25 @@ from typing import Any
 import click
 
 from recgraft.cli.options import (
-    data_format_option,
     device_option,
     echo_json,
     json_option,
+    loader_options,
     registry_option,
+    seed_option,
 )
 
 
 @click.command()
 @click.argument("reference", metavar="REF")
 @click.option("--data", "data_path", required=True, type=click.Path(path_type=Path), help="Domain to evaluate on.")
-@data_format_option
+@loader_options()
 @click.option("--domain", "domain_name", default=None, help="Domain name (default: the data's).")
 @device_option
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the sampled negatives of binary metrics.")
+@seed_option("Seeds the sampled negatives of binary metrics.")
 @registry_option
 @json_option
-def evaluate(reference: str, data_path: Path, data_format: str | None, domain_name: str | None,
+def evaluate(reference: str, data_path: Path, data_format: str | None, loader_options: dict[str, Any], domain_name: str | None,
              device: str, seed: int, registry_url: str | None, as_json: bool) -> None:
     """Evaluate checkpoint REF (pretrained or transferred) on the leave-one-out split of --data.
 
@@ -33,17 +34,18 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, domain_na
     length of each user's history (1-5, 6-20, 21-50, >50).
     """
     from recgraft.data.loader import load_domain
-    from recgraft.data.split import leave_one_out
+    from recgraft.data.split import leave_one_out, require_evaluated_users
     from recgraft.device import resolve_device, seed_everything
     from recgraft.recommender import load_recommender
     from recgraft.registry import Registry
 
     registry = Registry.open(url=registry_url)
     record = registry.resolve(reference)
-    domain = load_domain(data_path, format=data_format, name=domain_name)
+    domain = load_domain(data_path, format=data_format, **loader_options, name=domain_name)
+    split = leave_one_out(domain)
+    require_evaluated_users(split)  # metrics over nobody are no metrics
     seed_everything(seed)
     model = load_recommender(registry.read_bytes(record), resolve_device(device))
-    split = leave_one_out(domain)
     valid = model.evaluate(split, "valid")
     test = model.evaluate(split, "test", breakdown=True)
     breakdown = test.pop("by_history_length")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from recgraft.components import MAX_SEED
+from recgraft.errors import DataError
 
 if TYPE_CHECKING:
     from recgraft.registry import Registry
@@ -21,8 +25,77 @@ device_option = click.option(
     help="Where to run: auto picks cuda, then mps, then cpu.",
 )
 
-#: ``--format``: the data plugin that reads --data (detected from the files by default).
-data_format_option = click.option("--format", "data_format", default=None, help="Data format (detected by default).")
+#: The seeds every command takes: what torch, numpy and the registry's integers all accept.
+SEED = click.IntRange(0, MAX_SEED)
+
+
+def seed_option(help: str = "Seeds Python, numpy and torch.") -> Callable[[F], F]:
+    """``--seed N``, 0 <= N < 2**63 (click rejects other values at parsing)."""
+    return click.option("--seed", type=SEED, default=0, show_default=True, help=help)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that also refuses nan and inf, which compare false with any bound."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+#: load_domain's own arguments, which the command line sets with other flags.
+NOT_LOADER_OPTIONS = {"path": "give the data as the command's path", "format": "use --format",
+                      "name": "use --domain (or the path's name)"}
+
+
+def parse_loader_options(pairs: tuple[str, ...], flag: str = "--option") -> dict[str, Any]:
+    """``KEY=VALUE`` loader options as load_domain's keyword arguments; a VALUE that starts with
+    ``[`` is a JSON list (``item_features=["a,b","c"]``), any other is text (lists: ``a,b``)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise DataError(f"{flag} expects KEY=VALUE, got {pair!r}")
+        if key.strip() in NOT_LOADER_OPTIONS:
+            raise DataError(f"{flag} {key.strip()}: not a loader option; {NOT_LOADER_OPTIONS[key.strip()]}")
+        if value.lstrip().startswith("["):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise DataError(f"{flag} {key.strip()}: not a JSON list: {exc}") from None
+        options[key.strip()] = value
+    return options
+
+
+def loader_options(prefix: str = "", what: str = "--data") -> Callable[[F], F]:
+    """``--format NAME`` and ``--option/-o KEY=VALUE`` (repeatable): how ``what`` is read.
+
+    The command gets ``data_format`` and ``loader_options`` (a dict for load_domain); with a
+    prefix, ``PREFIX_data_format`` and ``PREFIX_loader_options`` from ``--PREFIX-format`` and
+    ``--PREFIX-option``.
+    """
+    dash, under = (f"{prefix}-", f"{prefix}_") if prefix else ("", "")
+    pairs_name, options_name = f"{under}option_pairs", f"{under}loader_options"
+    flag = f"--{dash}option"
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def with_options(*args: Any, **kwargs: Any) -> Any:
+            kwargs[options_name] = parse_loader_options(kwargs.pop(pairs_name), flag)
+            return func(*args, **kwargs)
+
+        with_options = click.option(
+            flag, *(["-o"] if not prefix else []), pairs_name, multiple=True, metavar="KEY=VALUE",
+            help=f"Loader option for {what} (repeatable), e.g. user=uid, encoding=latin-1, "
+            "item_features=genre,year (or a JSON list).",
+        )(with_options)
+        return click.option(  # type: ignore[return-value]
+            f"--{dash}format", f"{under}data_format", default=None, metavar="NAME",
+            help=f"Data format of {what} (default: detected).",
+        )(with_options)
+
+    return decorate
 
 #: ``--epochs``: the most epochs a training command runs.
 epochs_option = click.option(

@@ -15,18 +15,19 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from recgraft.cli.options import (
-    data_format_option,
     device_option,
     echo_json,
     epochs_option,
     json_option,
+    loader_options,
     read_checkpoint,
     registry_option,
+    seed_option,
 )
 from recgraft.settings import recgraft_home
 
@@ -60,23 +61,26 @@ def _continued_encoder(registry: Registry | None, reference: str, domain: Domain
 @click.command()
 @click.option("--data", "data_path", required=True, type=click.Path(path_type=Path), help="Domain to pretrain on.")
 @click.option("--encoder", "encoder_name", default=None, help="Encoder name (default from plugins.toml: transformer).")
-@data_format_option
+@loader_options()
 @click.option("--domain", "domain_name", default=None, help="Domain name (default: the data's).")
 @click.option("--name", default=None, help="Checkpoint name (default: DOMAIN-ENCODER).")
 @epochs_option
 @device_option
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option()
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
               help="TOML or JSON file with [encoder] and [train] tables.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one setting, e.g. --set num_layers=3 --set train.learning_rate=0.002.")
-@click.option("--resume", is_flag=True, help="Continue an interrupted run with the same data and settings.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted run with the same data and settings; when none was saved, "
+              "a note on stderr says so and training starts from scratch.")
 @click.option("--from", "from_reference", default=None, metavar="REF",
               help="Start from this checkpoint's weights (same items); only train.* settings may change.")
 @registry_option
 @json_option
 def pretrain(
-    data_path: Path, encoder_name: str | None, data_format: str | None, domain_name: str | None,
+    data_path: Path, encoder_name: str | None, data_format: str | None, loader_options: dict[str, Any],
+    domain_name: str | None,
     name: str | None, epochs: int | None, device: str, seed: int, config_file: Path | None,
     overrides: tuple[str, ...], resume: bool, from_reference: str | None, registry_url: str | None, as_json: bool,
 ) -> None:
@@ -115,7 +119,7 @@ def pretrain(
         main = distributed.is_main_process()
         registry = distributed.on_main(lambda: Registry.open(url=registry_url))  # fail before training
         started = time.perf_counter()
-        domain = load_domain(data_path, format=data_format, name=domain_name)
+        domain = load_domain(data_path, format=data_format, name=domain_name, **loader_options)
         encoder: str | Encoder = encoder_name
         parents: list[tuple[str, str]] = []
         if from_reference is not None:
@@ -129,6 +133,9 @@ def pretrain(
             resume_path.parent.mkdir(parents=True, exist_ok=True)
             if not resume and resume_path.exists():
                 resume_path.unlink()
+            if resume and not resume_path.exists():
+                click.echo("note: --resume: no interrupted run with this data and these settings was found; "
+                           "training from scratch", err=True)
         trained = run_pretrain(
             domain, encoder, encoder_config, train_config, device=device,
             progress=Progress(enabled=main), resume=resume_path,

@@ -14,11 +14,12 @@ from typing import Any
 import click
 
 from recgraft.cli.options import (
-    data_format_option,
     device_option,
     echo_json,
     json_option,
+    loader_options,
     registry_option,
+    seed_option,
 )
 
 
@@ -29,13 +30,13 @@ from recgraft.cli.options import (
 @click.option("--history", "history", multiple=True, metavar="ITEM",
               help="An item token, oldest first; repeat the option (tokens may contain commas).")
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="How many items.")
-@data_format_option
+@loader_options()
 @device_option
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option()
 @registry_option
 @json_option
 def recommend(reference: str, data_path: Path | None, user: str | None, history: tuple[str, ...], k: int,
-              data_format: str | None, device: str, seed: int, registry_url: str | None, as_json: bool) -> None:
+              data_format: str | None, loader_options: dict[str, Any], device: str, seed: int, registry_url: str | None, as_json: bool) -> None:
     """Recommend the top -k items of checkpoint REF for --user (with --data) or for --history."""
     from recgraft.errors import ConfigError, DataError
 
@@ -58,7 +59,7 @@ def recommend(reference: str, data_path: Path | None, user: str | None, history:
         from recgraft.data.split import time_order
 
         assert data_path is not None
-        domain = load_domain(data_path, format=data_format)
+        domain = load_domain(data_path, format=data_format, **loader_options)
         uid = int(domain.users.lookup([user])[0])
         if uid == 0:
             raise DataError(f"unknown user {user!r} in {data_path}")

@@ -17,13 +17,15 @@ from typing import Any
 import click
 
 from recgraft.cli.options import (
-    data_format_option,
+    FiniteFloatRange,
     device_option,
     echo_json,
     epochs_option,
     json_option,
+    loader_options,
     read_checkpoint,
     registry_option,
+    seed_option,
 )
 
 HEADLINE = ("ndcg@10", "hr@10")
@@ -53,14 +55,15 @@ def _rounded(metrics: dict[str, Any]) -> dict[str, Any]:
 @click.option("--align-on", default=None, metavar="COLUMN", help="Align items by this item column (default: by token).")
 @click.option("--source-data", type=click.Path(path_type=Path), default=None,
               help="Source domain data: item columns for --align-on, windows for source_mix.")
-@click.option("--train-fraction", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+@click.option("--train-fraction", type=FiniteFloatRange(0, 1, min_open=True), default=1.0, show_default=True,
               help="Train on this share of the target's training users (evaluation covers all).")
-@data_format_option
+@loader_options()
+@loader_options("source", "--source-data")
 @click.option("--domain", "domain_name", default=None, help="Target domain name (default: the data's).")
 @click.option("--name", default=None, help="Checkpoint name (default: DOMAIN-ENCODER-STRATEGY).")
 @epochs_option
 @device_option
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds training and the --train-fraction users.")
+@seed_option("Seeds training and the --train-fraction users.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a setting: strategy.*, head.*, extractor.*, train.*, e.g. --set encoder_lr_scale=0.1.")
 @click.option("--no-baseline", is_flag=True, help="Skip the scratch baseline.")
@@ -69,7 +72,8 @@ def _rounded(metrics: dict[str, Any]) -> dict[str, Any]:
 def transfer(
     reference: str, data_path: Path, strategy_name: str | None, head_name: str | None,
     extractor_name: str | None, align_on: str | None, source_data: Path | None, train_fraction: float,
-    data_format: str | None, domain_name: str | None, name: str | None, epochs: int | None, device: str,
+    data_format: str | None, loader_options: dict[str, Any], source_data_format: str | None,
+    source_loader_options: dict[str, Any], domain_name: str | None, name: str | None, epochs: int | None, device: str,
     seed: int, overrides: tuple[str, ...], no_baseline: bool, registry_url: str | None, as_json: bool,
 ) -> None:
     """Transfer a pretrained checkpoint to a target domain, train it, and register the result."""
@@ -113,8 +117,9 @@ def transfer(
 
         source_reference, checkpoint = read_checkpoint(registry, reference)
         progress = Progress(enabled=main)  # on stderr, so --json output stays clean
-        target = load_domain(data_path, format=data_format, name=domain_name)
-        source_domain = load_domain(source_data) if source_data is not None else None
+        target = load_domain(data_path, format=data_format, name=domain_name, **loader_options)
+        source_domain = None if source_data is None else load_domain(
+            source_data, format=source_data_format, **source_loader_options)
         split = leave_one_out(target)
         if train_fraction < 1.0:
             split = keep_train_fraction(split, train_fraction, seed)

@@ -137,6 +137,12 @@ class Domain:
                 raise DataError(
                     f"domain {self.name!r}: {label} has {len(arr)} entries, user_ids {n}"
                 )
+        if not np.isfinite(self.timestamps).all():
+            first = int(np.flatnonzero(~np.isfinite(self.timestamps))[0])
+            raise DataError(
+                f"domain {self.name!r}: timestamps must be finite numbers; interaction {first} has "
+                f"{self.timestamps[first]}"
+            )
         for kind, features, vocab in (
             ("item", self.item_features, self.items),
             ("user", self.user_features, self.users),

@@ -9,11 +9,26 @@ Plugins register loaders through ``register_datasets``; the built-ins are ``csv`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator
 
 from recgraft.components import Component, ComponentConfig
 from recgraft.data.domain import Domain
 from recgraft.errors import DataError, DuplicateComponentError, PluginError, UnknownComponentError
+
+
+def _text_encoding(name: str) -> str:
+    """``name`` when Python can decode text files with it (so a typo fails at validation)."""
+    try:
+        "".encode(name)
+    except LookupError as exc:
+        raise ValueError(str(exc)) from None
+    return name
+
+
+#: A loader's ``encoding`` option: a text encoding Python knows (``utf-8``, ``latin-1``, ...).
+Encoding = Annotated[str, AfterValidator(_text_encoding)]
 
 
 class DatasetLoaderConfig(ComponentConfig):

@@ -14,8 +14,9 @@ from typing import Literal
 
 import numpy as np
 
+from recgraft.components import check_seed
 from recgraft.data.domain import Domain
-from recgraft.errors import ConfigError
+from recgraft.errors import ConfigError, DataError
 
 Stage = Literal["valid", "test"]
 
@@ -133,6 +134,21 @@ def leave_one_out(domain: Domain) -> LeaveOneOutSplit:
     return LeaveOneOutSplit(domain, train, valid, test, train_users)
 
 
+def require_evaluated_users(split: LeaveOneOutSplit) -> None:
+    """DataError when no user can be evaluated: a run on such data would report metrics over nobody."""
+    if not (split.test > 0).any():
+        raise DataError(
+            f"domain {split.domain.name!r}: no user has the 3 interactions leave-one-out needs (its last two "
+            f"are the validation and test items), so nothing can be evaluated ({split.domain.num_users:,} users, "
+            f"{split.domain.num_interactions:,} interactions)"
+        )
+
+
+def longest_history(split: LeaveOneOutSplit) -> int:
+    """The most interactions any user has (what a model may see at most, test item included)."""
+    return int(np.bincount(split.domain.user_ids).max(initial=0))
+
+
 def keep_train_fraction(split: LeaveOneOutSplit, fraction: float, seed: int) -> LeaveOneOutSplit:
     """Train on a seeded ``fraction`` of the train users (at least 1); evaluation still covers everyone.
 
@@ -141,6 +157,7 @@ def keep_train_fraction(split: LeaveOneOutSplit, fraction: float, seed: int) -> 
     """
     if not 0.0 < fraction <= 1.0:
         raise ConfigError(f"train fraction must be in (0, 1], got {fraction}")
+    seed = check_seed(seed)
     users = split.train_users
     if len(users) == 0:
         return split
@@ -179,6 +196,7 @@ def ratio_split(
         seed: the shuffle's seed.
         by_user: cut each user's interactions separately (every user keeps a share of train).
     """
+    seed = check_seed(seed)
     shares = np.asarray(ratios, dtype=np.float64)
     if shares.shape != (3,) or (shares < 0).any() or shares.sum() <= 0:
         raise ConfigError(f"ratios must be three non-negative numbers, got {ratios}")

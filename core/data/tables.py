@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ import pandas as pd
 from recgraft.errors import DataError
 
 _FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+#: How a user passes a file's encoding, on the command line and to load_domain.
+ENCODING_HINT = "--option encoding=NAME, e.g. latin-1; encoding=... in load_domain"
 
 
 def where(path: Path, line: int | None = None) -> str:
@@ -77,15 +80,20 @@ class Table:
     def _parse(
         self, column: str, values: np.ndarray, rows: np.ndarray, label: str | None
     ) -> np.ndarray:
+        """Finite float64 numbers; nan and inf are refused like text (they would poison every
+        sum downstream and make ``--json`` output that is not JSON)."""
         try:
-            return values.astype(np.float64)
-        except (ValueError, TypeError):
+            parsed = values.astype(np.float64)
+        except (ValueError, TypeError, OverflowError):
             parsed = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
                 dtype=np.float64
             )
-            bad = int(np.flatnonzero(np.isnan(parsed))[0])
-            self._fail_row(int(rows[bad]), f"{label or column} {values[bad]!r} is not a number")
-        raise AssertionError("unreachable")
+        bad = np.flatnonzero(~np.isfinite(parsed))
+        if len(bad):
+            value = values[bad[0]]
+            what = "a finite number" if _is_float(value) else "a number"
+            self._fail_row(int(rows[bad[0]]), f"{label or column} {value!r} is not {what}")
+        return parsed
 
     def _fail_row(self, row: int, message: str) -> None:
         line = int(self.lines[row])
@@ -109,9 +117,18 @@ class Table:
                                 else len(text.split(self.sep))
                             )
                         return len(next(csv.reader([text], delimiter=self.sep)))
-        except (OSError, UnicodeDecodeError, csv.Error, StopIteration):
+        except (OSError, UnicodeError, csv.Error, StopIteration):
             return None
         return None
+
+
+def _is_float(text: object) -> bool:
+    """Whether Python reads ``text`` as a float (``nan`` and ``inf`` included)."""
+    try:
+        float(str(text))
+    except ValueError:
+        return False
+    return True
 
 
 def check_file(path: Path) -> None:
@@ -124,7 +141,7 @@ def check_file(path: Path) -> None:
         raise DataError(f"{path}: file is empty")
 
 
-def _decode_error(path: Path, encoding: str, exc: UnicodeDecodeError) -> DataError:
+def _decode_error(path: Path, encoding: str, exc: UnicodeError) -> DataError:
     data = path.read_bytes()
     try:
         data.decode(encoding)
@@ -134,9 +151,10 @@ def _decode_error(path: Path, encoding: str, exc: UnicodeDecodeError) -> DataErr
         column = start - (data.rfind(b"\n", 0, start) + 1) + 1
         return DataError(
             f"{where(path, line)}: byte 0x{data[start]:02x} at column {column} is not valid {encoding}; "
-            "re-save the file as UTF-8 or pass the file's encoding"
+            f"re-save the file as UTF-8 or pass its encoding ({ENCODING_HINT})"
         )
-    return DataError(f"{path}: cannot decode as {encoding}: {exc.reason}")
+    reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
+    return DataError(f"{path}: cannot decode as {encoding}: {reason}; pass its encoding ({ENCODING_HINT})")
 
 
 def read_table(
@@ -160,21 +178,12 @@ def read_table(
     """
     check_file(path)
     try:
-        frame = pd.read_csv(
-            path,
-            sep=sep,
-            header=0 if header else None,
-            names=None if header else list(names or []),
-            dtype=str,
-            na_filter=False,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            quoting=quoting,
-            engine="c",
-            encoding=encoding,
-            index_col=False,
-        )
-    except UnicodeDecodeError as exc:
+        with warnings.catch_warnings():  # a row longer than a one-column header loses data silently
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = _read_csv(path, sep, header, names, encoding, quoting)
+    except pd.errors.ParserWarning:
+        raise _field_count_error(path, sep, encoding, quoting, None if header else len(names or [])) from None
+    except UnicodeError as exc:  # UTF-16 without a BOM raises a bare UnicodeError
         raise _decode_error(path, encoding, exc) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty") from None
@@ -206,13 +215,55 @@ def read_table(
     return table
 
 
+def _read_csv(
+    path: Path, sep: str, header: bool, names: Sequence[str] | None, encoding: str, quoting: int
+) -> pd.DataFrame:
+    return pd.read_csv(
+        path,
+        sep=sep,
+        header=0 if header else None,
+        names=None if header else list(names or []),
+        dtype=str,
+        na_filter=False,
+        keep_default_na=False,
+        skip_blank_lines=False,
+        quoting=quoting,
+        engine="c",
+        encoding=encoding,
+        index_col=False,
+    )
+
+
+def _field_count_error(
+    path: Path, sep: str, encoding: str, quoting: int, expected: int | None
+) -> DataError:
+    """The first line whose field count differs from the header's (or ``expected``)."""
+    try:
+        with open(path, encoding=encoding, newline="") as f:
+            for number, text in enumerate(f, start=1):
+                text = text.rstrip("\r\n")
+                if not text:
+                    continue
+                if quoting == csv.QUOTE_NONE:
+                    found = len(text.split(sep))
+                else:
+                    found = len(next(csv.reader([text], delimiter=sep), []))
+                if expected is None:
+                    expected = found
+                elif found != expected:
+                    return DataError(f"{where(path, number)}: expected {expected} fields, found {found}")
+    except (OSError, UnicodeError, csv.Error):
+        pass
+    return DataError(f"{path}: rows do not have as many fields as the header")
+
+
 def sniff_delimiter(path: Path, encoding: str = "utf-8") -> str:
     """The delimiter of a small text sample: tab, comma, semicolon or pipe."""
     check_file(path)
     try:
         with open(path, encoding=encoding, newline="") as f:
             sample = f.read(64 * 1024)
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:  # UTF-16 without a BOM raises a bare UnicodeError
         raise _decode_error(path, encoding, exc) from None
     first = io.StringIO(sample).readline()
     counts = {d: first.count(d) for d in ("\t", ",", ";", "|")}
@@ -225,18 +276,24 @@ def sniff_delimiter(path: Path, encoding: str = "utf-8") -> str:
 
 
 def parse_times(table: Table, column: str, label: str = "timestamp") -> np.ndarray:
-    """Timestamps as float64: numbers as they are, or ISO dates/times as unix seconds."""
+    """Timestamps as finite float64: numbers as they are, or ISO dates/times as unix seconds.
+
+    The first row says which the column holds; the first value that is not of that kind is
+    reported with its own line and value (so are nan and inf).
+    """
     values = table.require(column, label)
-    try:
-        return values.astype(np.float64)
-    except (ValueError, TypeError):
-        pass
-    try:
-        parsed = pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601", utc=True)
-    except (ValueError, TypeError):
-        return table.number(column, label)  # reports the first line that is not a number
-    return (
+    if _is_float(values[0]):
+        return table.number(column, label)
+    parsed = pd.to_datetime(
+        pd.Series(values, dtype=object), format="ISO8601", utc=True, errors="coerce"
+    )
+    seconds = (
         (parsed - pd.Timestamp("1970-01-01", tz="UTC"))
         .dt.total_seconds()
-        .to_numpy(dtype=np.float64)
+        .to_numpy(dtype=np.float64, na_value=np.nan)
     )
+    bad = np.flatnonzero(~np.isfinite(seconds))
+    if len(bad):
+        value = values[bad[0]]
+        table._fail_row(int(bad[0]), f"{label} {value!r} is not an ISO date (the first row's is one)")
+    return seconds

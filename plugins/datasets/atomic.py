@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from recgraft.data.domain import Domain, domain_from_tokens
-from recgraft.data.loader import DatasetLoader, DatasetLoaderConfig
+from recgraft.data.loader import DatasetLoader, DatasetLoaderConfig, Encoding
 from recgraft.data.tables import Table, read_table, where
 from recgraft.errors import DataError
 
@@ -29,7 +29,7 @@ class AtomicLoaderConfig(DatasetLoaderConfig):
     time_field: str | None = "timestamp"  # used when the .inter file has it; else file order
     load_item_features: bool = True
     load_user_features: bool = True
-    encoding: str = "utf-8"
+    encoding: Encoding = "utf-8"
 
 
 def _fields(table: Table) -> dict[str, tuple[str, str]]:

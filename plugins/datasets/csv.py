@@ -11,9 +11,10 @@ import csv
 from pathlib import Path
 
 import numpy as np
+from pydantic import field_validator
 
 from recgraft.data.domain import Domain, domain_from_tokens
-from recgraft.data.loader import DatasetLoader, DatasetLoaderConfig
+from recgraft.data.loader import DatasetLoader, DatasetLoaderConfig, Encoding
 from recgraft.data.tables import Table, parse_times, read_table, sniff_delimiter, where
 from recgraft.errors import DataError
 
@@ -34,7 +35,15 @@ class CSVLoaderConfig(DatasetLoaderConfig):
     item_features: list[str] = []  # columns to keep as item features (first value per item)
     user_features: list[str] = []  # columns to keep as user features (first value per user)
     delimiter: str | None = None  # None: from the extension (.csv, .tsv), else sniffed
-    encoding: str = "utf-8"
+
+    @field_validator("item_features", "user_features", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``"genre,year"`` (as the command line's ``--option item_features=genre,year`` gives it) is a list."""
+        if isinstance(value, str):
+            return [column.strip() for column in value.split(",") if column.strip()]
+        return value
+    encoding: Encoding = "utf-8"
 
 
 def _pick(
@@ -52,7 +61,7 @@ def _pick(
     if required:
         raise DataError(
             f"{where(table.path, 1)}: no {what} column (looked for {', '.join(usual)}; columns: "
-            f"{', '.join(table.names)}); name it with the option {what}=COLUMN"
+            f"{', '.join(table.names)}); name it with the loader option {what}=COLUMN (--option {what}=COLUMN)"
         )
     return None
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from recgraft.data.domain import Domain, domain_from_tokens
-from recgraft.data.loader import DatasetLoader, DatasetLoaderConfig
-from recgraft.data.tables import Table, check_file, read_table, where
+from recgraft.data.loader import DatasetLoader, DatasetLoaderConfig, Encoding
+from recgraft.data.tables import ENCODING_HINT, Table, check_file, read_table, where
 from recgraft.errors import DataError
 
 RATING_FILES = ("u.data", "ratings.dat")
@@ -35,7 +35,7 @@ class MovieLensLoaderConfig(DatasetLoaderConfig):
 
     load_item_features: bool = True
     load_user_features: bool = True
-    encoding: str = "latin-1"  # of u.item / movies.dat / u.user / users.dat
+    encoding: Encoding = "latin-1"  # of u.item / movies.dat / u.user / users.dat
 
 
 def _split_lines(path: Path, sep: str, fields: int, encoding: str) -> list[tuple[int, list[str]]]:
@@ -183,9 +183,11 @@ class MovieLensLoader(DatasetLoader):
                 item_table = (_items_1m if one_m else _items_100k)(item_file, config.encoding)
             if config.load_user_features and user_file.is_file():
                 user_table = _users(user_file, config.encoding, one_m)
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:
+            reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
             raise DataError(
-                f"{item_file.parent}: cannot decode as {config.encoding}: {exc.reason}"
+                f"{item_file.parent}: cannot decode as {config.encoding}: {reason}; pass the "
+                f"files' encoding ({ENCODING_HINT})"
             ) from None
         except LookupError as exc:
             raise DataError(f"{folder}: {exc}") from None

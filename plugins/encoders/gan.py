@@ -20,17 +20,18 @@ from pydantic import Field
 from torch import nn
 
 from recgraft.batching import NextItemExamples
+from recgraft.components import MAX_COUNT, MAX_DIM, MAX_LAYERS, MAX_LENGTH
 from recgraft.encoder import Encoder, EncoderConfig
 from recgraft.objective import PretrainingObjective, next_item_loss
 from recgraft.training import TrainConfig
 
 
 class GANEncoderConfig(EncoderConfig):
-    hidden_dim: int = Field(256, ge=1)
-    num_hidden_layers: int = Field(1, ge=0)
+    hidden_dim: int = Field(256, ge=1, le=MAX_DIM)
+    num_hidden_layers: int = Field(1, ge=0, le=MAX_LAYERS)
     dropout: float = Field(0.2, ge=0, lt=1)
-    max_length: int = Field(200, ge=1)
-    discriminator_dim: int = Field(128, ge=1)
+    max_length: int = Field(200, ge=1, le=MAX_LENGTH)
+    discriminator_dim: int = Field(128, ge=1, le=MAX_DIM)
     recency_decay: float = Field(
         0.9, gt=0, le=1, description="weight of an item in the history vector per step back in time (1 = plain multi-hot)"
     )
@@ -41,7 +42,7 @@ class GANEncoderConfig(EncoderConfig):
     adversarial_weight: float = Field(
         0.1, ge=0, description="weight of the discriminator's signal in the generator's loss"
     )
-    discriminator_steps: int = Field(1, ge=1)
+    discriminator_steps: int = Field(1, ge=1, le=MAX_COUNT)
     reconstruction_weight: float = Field(
         1.0, ge=0,
         description="weight of a next-item likelihood term (every prefix predicts the item after it) "

@@ -12,15 +12,16 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from recgraft.components import MAX_DIM, MAX_LAYERS, MAX_LENGTH
 from recgraft.encoder import Encoder, EncoderConfig
 
 
 class LSTMEncoderConfig(EncoderConfig):
     cell: Literal["lstm", "gru"] = "gru"
-    num_layers: int = Field(1, ge=1)
-    hidden_dim: int = Field(128, ge=1)
+    num_layers: int = Field(1, ge=1, le=MAX_LAYERS)
+    hidden_dim: int = Field(128, ge=1, le=MAX_DIM)
     dropout: float = Field(0.2, ge=0, lt=1)
-    max_length: int = Field(200, ge=1)
+    max_length: int = Field(200, ge=1, le=MAX_LENGTH)
 
 
 class LSTMEncoder(Encoder):

@@ -14,14 +14,15 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from recgraft.components import MAX_LAYERS, MAX_LENGTH
 from recgraft.encoder import Encoder, EncoderConfig
 
 
 class TransformerEncoderConfig(EncoderConfig):
-    num_layers: int = Field(2, ge=1)
-    num_heads: int = Field(1, ge=1)
+    num_layers: int = Field(2, ge=1, le=MAX_LAYERS)
+    num_heads: int = Field(1, ge=1, le=MAX_LAYERS)
     dropout: float = Field(0.2, ge=0, lt=1)
-    max_length: int = Field(200, ge=1)
+    max_length: int = Field(200, ge=1, le=MAX_LENGTH)
 
 
 class SelfAttentionBlock(nn.Module):

@@ -10,12 +10,13 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from recgraft.components import MAX_DIM, MAX_LAYERS
 from recgraft.head import Head, HeadConfig
 
 
 class MLPHeadConfig(HeadConfig):
-    hidden_dim: int = Field(128, ge=1)
-    num_layers: int = Field(1, ge=1, description="hidden layers")
+    hidden_dim: int = Field(128, ge=1, le=MAX_DIM)
+    num_layers: int = Field(1, ge=1, le=MAX_LAYERS, description="hidden layers")
     dropout: float = Field(0.1, ge=0, lt=1)
     residual: bool = Field(True, description="add the features when sizes match (identity start)")
 

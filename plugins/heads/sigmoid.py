@@ -14,14 +14,15 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from recgraft.components import MAX_BATCH, MAX_DIM
 from recgraft.head import Head, HeadConfig, sample_negatives
 
 
 class SigmoidHeadConfig(HeadConfig):
-    hidden_dim: int = Field(32, ge=1, description="size of the dense layer over [user; item]")
-    negatives: int = Field(4, ge=1, description="sampled negatives per positive in the BCE loss")
+    hidden_dim: int = Field(32, ge=1, le=MAX_DIM, description="size of the dense layer over [user; item]")
+    negatives: int = Field(4, ge=1, le=MAX_BATCH, description="sampled negatives per positive in the BCE loss")
     bilinear: bool = Field(True, description="add <P u, i>, so the head also ranks well")
-    chunk: int = Field(256, ge=1, description="users per chunk when scoring the whole catalogue")
+    chunk: int = Field(256, ge=1, le=MAX_BATCH, description="users per chunk when scoring the whole catalogue")
 
 
 class SigmoidHead(Head):

@@ -15,6 +15,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from recgraft.components import MAX_DIM
 from recgraft.encoder import Encoder
 from recgraft.extractor import FeatureExtractor
 from recgraft.strategy import TransferContext, TransferStrategy, TransferStrategyConfig
@@ -23,7 +24,7 @@ from recgraft.transfer_model import FeatureAdapter, TransferModel
 
 class FusionStrategyConfig(TransferStrategyConfig):
     fuse: Literal["gate", "mlp"] = Field("gate", description="how the two feature sets are combined")
-    hidden_dim: int = Field(128, ge=1, description="hidden size of the fusion MLP")
+    hidden_dim: int = Field(128, ge=1, le=MAX_DIM, description="hidden size of the fusion MLP")
     gate_init: float = Field(2.0, description="initial gate bias (sigmoid(2) = 0.88 on the pretrained side)")
     train_items: bool = Field(True, description="learn a per-item offset to the frozen item vectors")
 

@@ -56,12 +56,82 @@ def test_pretrain_with_a_name_and_config_file(source_folder: Path, tmp_path: Pat
         (["--set", "embeding_dim=8"], "embeding_dim"),
         (["--set", "train.learning_rate=-1"], "learning_rate"),
         (["--name", "a/b"], "name"),
+        (["--set", "embedding_dim=1000000000"], "embedding_dim: Input should be less than or equal to"),
+        (["--set", "max_length=1000000000"], "max_length: Input should be less than or equal to"),
+        (["--set", "train.seed=1180591620717411303424"], "seed: Input should be less than or equal to"),
+        (["--set", "train.learning_rate=inf"], "learning_rate: Input should be a finite number"),
+        (["--set", "learning_rate=NaN"], "learning_rate: Input should be a finite number"),
+        (["--set", "max_minutes=Infinity"], "max_minutes: Input should be a finite number"),
+        (["--set", "embe\nding_dim=8"], "--set embe ding_dim: no section has that field"),
     ],
 )
 def test_bad_settings_are_one_line_and_exit_2(source_folder: Path, args: list[str], message: str) -> None:
     result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *args])
     assert result.exit_code == 2
     assert message in result.stderr and result.stderr.count("\n") == 1
+    assert Registry.open().list() == []
+
+
+@pytest.mark.parametrize("seed", [str(2**63), str(2**70), "-1"])
+def test_seed_beyond_what_torch_and_numpy_take_is_refused_at_parsing(source_folder: Path, seed: str) -> None:
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), "--seed", seed])
+    assert result.exit_code == 2 and "Invalid value for '--seed'" in result.stderr
+
+
+@pytest.mark.parametrize(("name", "text"), [("run.json", '{"encoder": 3}'), ("run.json", "[1, 2]"),
+                                            ("run.toml", "train = 3")])
+def test_config_file_that_is_not_a_table_of_tables_is_one_line_and_exit_2(
+    source_folder: Path, tmp_path: Path, name: str, text: str
+) -> None:
+    config = tmp_path / name
+    config.write_text(text)
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), "--config", str(config)])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert "must be a table" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_settings_too_large_for_the_machine_are_refused_before_training(
+    source_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recgraft import memory
+
+    monkeypatch.setattr(memory, "device_memory", lambda device: 2**20)
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), "--epochs", "1"])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "encoder 'transformer': needs at least" in result.stderr and "GiB of cpu" in result.stderr
+    assert Registry.open().list() == []
+
+
+def singles_csv(tmp_path: Path) -> Path:
+    """A latin-1 csv with unusual column names in which every user has one interaction."""
+    path = tmp_path / "singles.csv"
+    path.write_text("who,what\n" + "".join(f"u{u},caf\xe9{u % 7}\n" for u in range(30)), encoding="latin-1")
+    return path
+
+
+def test_data_where_no_user_can_be_evaluated_is_refused_before_training(tmp_path: Path) -> None:
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(singles_csv(tmp_path)), "-o", "user=who",
+                                              "--option", "item=what", "-o", "encoding=latin-1", *TINY])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "'singles': no user has the 3 interactions leave-one-out needs" in result.stderr
+    assert Registry.open().list() == []
+
+
+def test_pretrain_passes_loader_options_and_their_errors_are_one_line(tmp_path: Path) -> None:
+    data = str(singles_csv(tmp_path))
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", data])
+    assert result.exit_code == 2 and "pass its encoding (--option encoding=NAME" in result.stderr
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", data, "-o", "encoding=latin-1", "-o", "user=who"])
+    assert result.exit_code == 2 and "--option item=COLUMN" in result.stderr
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(singles_csv(tmp_path)), "-o", "name=x"])
+    assert result.exit_code == 2 and "--option name: not a loader option; use --domain" in result.stderr
+
+
+def test_resume_with_nothing_saved_says_so_and_trains_from_scratch(source_folder: Path) -> None:
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY, "--resume", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "no interrupted run with this data and these settings was found; training from scratch" in result.stderr
+    assert json.loads(result.stdout)["checkpoint"] == "source-transformer@1"
 
 
 def test_pretrain_from_a_checkpoint_continues_its_weights_and_records_the_parent(source_folder: Path) -> None:
@@ -104,3 +174,51 @@ def test_pretrain_runs_as_a_real_process(source_folder: Path, tmp_path: Path) ->
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["checkpoint"] == "source-gan@1"
+
+
+# --- fuzzing: whatever the settings, pretrain refuses in one line before any work or runs
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FIELDS = ["embedding_dim", "max_length", "num_layers", "num_heads", "dropout", "epochs", "batch_size",
+          "learning_rate", "weight_decay", "sampled_negatives", "clip_grad_norm", "patience", "max_minutes",
+          "eval_batch_size", "seed", "bucket_by_length"]
+KEYS = st.one_of(st.sampled_from(FIELDS), st.sampled_from(FIELDS).map(lambda f: f"train.{f}"),
+                 st.sampled_from(FIELDS).map(lambda f: f"encoder.{f}"), st.text(max_size=12))
+VALUES = st.one_of(
+    st.sampled_from(["nan", "NaN", "inf", "-Infinity", "1e309", "null", "true", "[]", "{}", '"8"', "", "8", "0.5"]),
+    st.integers(min_value=-2**80, max_value=2**80).map(str),
+    st.floats().map(repr),
+    st.text(max_size=12),
+)
+CONFIGS = st.one_of(
+    st.text(max_size=60),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                 lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                     st.sampled_from(["encoder", "train", *FIELDS]), inner, max_size=3),
+                 max_leaves=8).map(json.dumps),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(overrides=st.lists(st.tuples(KEYS, VALUES), max_size=3), config=st.none() | st.tuples(
+    st.sampled_from(["run.json", "run.toml"]), CONFIGS))
+def test_any_settings_fail_in_one_line_before_training_or_pass_validation(
+    tmp_path: Path, overrides: list[tuple[str, str]], config: tuple[str, str] | None
+) -> None:
+    """On data nobody can be evaluated on, valid settings reach that check (exit 2 too): no run ever trains."""
+    data = tmp_path / "singles.csv"
+    if not data.exists():
+        data.write_text("user,item\n" + "".join(f"u{u},i{u % 5}\n" for u in range(20)))
+    args = ["pretrain", "--data", str(data), "--epochs", "1"]
+    for key, value in overrides:
+        args += ["--set", f"{key}={value}"]
+    if config is not None:
+        path = tmp_path / config[0]
+        path.write_text(config[1], encoding="utf-8", errors="surrogateescape")
+        args += ["--config", str(path)]
+    result = CliRunner().invoke(build_cli(), args)
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: "), result.stderr
+    assert Registry.open().list() == []

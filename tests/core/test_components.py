@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recgraft.components import ComponentCatalog, ComponentEntry, validate_config
+from recgraft.components import (
+    ComponentCatalog,
+    ComponentEntry,
+    parse_model,
+    validate_config,
+)
 from recgraft.encoder import Encoder, EncoderConfig
 from recgraft.errors import ConfigError, PluginError, UnknownComponentError
 
@@ -95,3 +100,38 @@ def test_a_registered_target_of_any_shape_gets_a_one_line_status(target: object)
         with pytest.raises(PluginError) as raised:
             entry.load()
         assert "\n" not in str(raised.value)
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "-inf", "NaN"])
+@pytest.mark.parametrize(
+    ("kind", "name", "field"),
+    [("encoder", "gan", "adversarial_weight"), ("strategy", "fusion", "gate_init"),
+     ("strategy", "blend", "weight_choices"), ("train", "", "learning_rate"), ("train", "", "max_minutes")],
+)
+def test_config_float_fields_refuse_nan_and_inf(kind: str, name: str, field: str, value: object) -> None:
+    from recgraft.plugin_manager import catalog
+    from recgraft.training import TrainConfig
+
+    values = {field: [value] if field == "weight_choices" else value}
+    with pytest.raises(ConfigError, match=f"{field}.*finite number"):
+        if kind == "train":
+            parse_model("train config", TrainConfig, values)
+        else:
+            catalog().config(kind, name, values)
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "field", "value"),
+    [("encoder", "transformer", "embedding_dim", 1_000_000_000), ("encoder", "transformer", "max_length", 10**9),
+     ("encoder", "lstm", "hidden_dim", 10**9), ("encoder", "gan", "max_length", 10**9),
+     ("head", "mlp", "hidden_dim", 10**9), ("head", "sigmoid", "chunk", 10**9),
+     ("strategy", "fusion", "hidden_dim", 10**9), ("train", "", "batch_size", 10**9),
+     ("train", "", "eval_batch_size", 10**9), ("train", "", "seed", 2**70), ("train", "", "seed", -1)],
+)
+def test_size_settings_have_upper_bounds(kind: str, name: str, field: str, value: int) -> None:
+    from recgraft.plugin_manager import catalog
+    from recgraft.training import TrainConfig
+
+    with pytest.raises(ConfigError, match=f"{field}: Input should be (less|greater) than or equal to"):
+        if kind == "train":
+            parse_model("train config", TrainConfig, {field: value})
+        else:
+            catalog().config(kind, name, {field: value})

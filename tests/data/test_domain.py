@@ -96,3 +96,8 @@ def test_domain_rejects_misaligned_arrays() -> None:
         Domain(
             "x", d.user_ids, d.item_ids, d.timestamps, None, d.users, d.items, {"f": np.zeros(2)}
         )
+
+
+def test_domain_refuses_non_finite_timestamps() -> None:
+    with pytest.raises(DataError, match="timestamps must be finite numbers; interaction 1 has nan"):
+        domain_from_tokens("d", np.array(["u", "u"]), np.array(["a", "b"]), np.array([1.0, np.nan]))

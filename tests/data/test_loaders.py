@@ -146,3 +146,11 @@ def test_unknown_format_and_missing_path(tmp_path: Path, atomic_dir: Path) -> No
         load_domain(atomic_dir, format="atomik")
     with pytest.raises(DataError, match="no such file"):
         load_domain(tmp_path / "missing.csv")
+
+
+def test_csv_feature_columns_take_a_comma_separated_string(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("user,item,genre,year\nu,i,drama,1999\nv,j,comedy,2001\n")
+    domain = load_domain(path, item_features="genre, year", user_features="")
+    assert set(domain.item_features) == {"genre", "year"} and domain.user_features == {}
+    assert list(domain.item_features["genre"][1:]) == ["drama", "comedy"]

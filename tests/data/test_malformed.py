@@ -52,9 +52,44 @@ CASES: dict[str, Case] = {
         r"d\.csv:3: timestamp 'yesterday' is not a number",
         DataError,
     ),
+    "nan timestamp (atomic)": (
+        lambda t: (file(t, "d.inter", HEADER + "u\ti\t5\t1\nu\tj\t4\tnan\n"), {}),
+        r"d\.inter:3: timestamp 'nan' is not a finite number",
+        DataError,
+    ),
+    "infinite timestamp (csv)": (
+        lambda t: (file(t, "d.csv", "user,item,timestamp\nu,i,1\nu,j,-inf\n"), {}),
+        r"d\.csv:3: timestamp '-inf' is not a finite number",
+        DataError,
+    ),
+    "nan timestamp (movielens)": (
+        lambda t: (file(t, "u.data", "1\t2\t3\t4\n1\t3\t4\tNaN\n"), {}),
+        r"u\.data:2: timestamp 'NaN' is not a finite number",
+        DataError,
+    ),
+    "infinite rating": (
+        lambda t: (file(t, "d.inter", HEADER + "u\ti\tinf\t1\n"), {}),
+        r"d\.inter:2: rating 'inf' is not a finite number",
+        DataError,
+    ),
+    "bad ISO date (csv)": (
+        lambda t: (file(t, "d.csv", "user,item,time\nu,i,2020-01-01\nu,j,2020-01-02T10:00\nu,k,2020-13-45\n"), {}),
+        r"d\.csv:4: timestamp '2020-13-45' is not an ISO date",
+        DataError,
+    ),
+    "number among ISO dates (csv)": (
+        lambda t: (file(t, "d.csv", "user,item,time\nu,i,2020-01-01\nu,j,1700000000\n"), {}),
+        r"d\.csv:3: timestamp '1700000000' is not an ISO date",
+        DataError,
+    ),
     "too many fields": (
         lambda t: (file(t, "d.inter", HEADER + "u\ti\t5\t1\nu\tj\t4\t2\textra\n"), {}),
         r"d\.inter:3: expected 4 fields, found 5",
+        DataError,
+    ),
+    "row longer than a one-column header": (
+        lambda t: (file(t, "d.csv", "user\nu\nu,i\n"), {}),
+        r"d\.csv:3: expected 1 fields, found 2",
         DataError,
     ),
     "too few fields": (
@@ -112,6 +147,16 @@ CASES: dict[str, Case] = {
         r"nope\.csv: no such file or directory",
         DataError,
     ),
+    "unknown encoding": (
+        lambda t: (file(t, "d.csv", "user,item\nu,i\n"), {"encoding": "no-such-codec"}),
+        r"dataset 'csv': encoding: .*no-such-codec",
+        ConfigError,
+    ),
+    "not a text encoding": (
+        lambda t: (file(t, "d.csv", "user,item\nu,i\n"), {"encoding": "base64"}),
+        r"dataset 'csv': encoding: .*base64",
+        ConfigError,
+    ),
     "unknown option": (
         lambda t: (file(t, "d.csv", "user,item\nu,i\n"), {"colour": "red"}),
         r"dataset 'csv': colour: Extra inputs are not permitted",
@@ -144,3 +189,11 @@ def test_cli_one_line_exit_2(case: str, tmp_path: Path) -> None:
     assert len(lines) == 1, result.output
     assert re.search(pattern, lines[0]), lines[0]
     assert "Traceback" not in result.output
+
+
+def test_undecodable_bytes_hint_names_the_option_that_fixes_it(tmp_path: Path) -> None:
+    path = file(tmp_path, "d.csv", b"user,item\nu,i\nu,caf\xe9\n")
+    failed = CliRunner().invoke(build_cli(), ["data", "stats", str(path)])
+    assert failed.exit_code == 2 and "--option encoding=NAME" in failed.output
+    fixed = CliRunner().invoke(build_cli(), ["data", "stats", str(path), "--option", "encoding=latin-1", "--json"])
+    assert fixed.exit_code == 0, fixed.output

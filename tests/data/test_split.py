@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 from recgraft.data.domain import Domain, domain_from_tokens
-from recgraft.data.split import Sequences, keep_train_fraction, leave_one_out, ratio_split
-from recgraft.errors import ConfigError
+from recgraft.data.split import (
+    Sequences,
+    keep_train_fraction,
+    leave_one_out,
+    longest_history,
+    ratio_split,
+    require_evaluated_users,
+)
+from recgraft.errors import ConfigError, DataError
 
 
 def toy() -> Domain:
@@ -110,3 +117,21 @@ def test_ratio_split_random_and_by_time() -> None:
     assert sorted(np.concatenate([u.train, u.valid, u.test]).tolist()) == list(range(n))
     with pytest.raises(ConfigError):
         ratio_split(d, (1.0, -1.0, 0.0))
+
+
+def test_require_evaluated_users_refuses_data_where_nobody_can_be_evaluated() -> None:
+    singles = domain_from_tokens("singles", np.array(["u", "v", "w", "w"]), np.array(["a", "b", "a", "b"]))
+    with pytest.raises(DataError, match="'singles': no user has the 3 interactions leave-one-out needs"):
+        require_evaluated_users(leave_one_out(singles))
+    enough = domain_from_tokens("enough", np.array(["u", "u", "u", "v"]), np.array(["a", "b", "c", "a"]))
+    require_evaluated_users(leave_one_out(enough))
+    assert longest_history(leave_one_out(enough)) == 3
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 2**70])
+def test_seeds_numpy_cannot_take_are_a_config_error(seed: int) -> None:
+    domain = domain_from_tokens("d", np.array(["u", "u", "u", "v"]), np.array(["a", "b", "c", "a"]))
+    with pytest.raises(ConfigError, match="seed must be an integer from 0 to 2\\*\\*63-1"):
+        keep_train_fraction(leave_one_out(domain), 0.5, seed)
+    with pytest.raises(ConfigError, match="seed must be an integer"):
+        ratio_split(domain, seed=seed)

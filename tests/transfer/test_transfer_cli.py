@@ -114,6 +114,40 @@ def test_transfer_user_errors_are_one_line(source_ref, target_folder) -> None:
     assert no_column.exit_code == 2 and "no item column 'movie_title'" in no_column.stderr
 
 
+@pytest.mark.parametrize("fraction", ["nan", "inf", "-inf", "0", "1.5"])
+def test_train_fraction_that_is_not_finite_or_outside_0_1_is_refused_at_parsing(
+    source_ref, target_folder, registry, fraction: str
+) -> None:
+    result = invoke("transfer", "--from", "src", "--data", str(target_folder), "--train-fraction", fraction,
+                    "--epochs", "1", "--no-baseline")
+    assert result.exit_code == 2 and "Invalid value for '--train-fraction'" in result.stderr
+    assert [record.reference for record in registry.list()] == [source_ref]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["transfer", "--from", "src", "--data", "TARGET", "-o", "user_field=who"],
+        ["transfer", "--from", "src", "--data", "TARGET", "--source-data", "TARGET", "--source-format", "atomic",
+         "--source-option", "user_field=who"],
+        ["evaluate", "src", "--data", "TARGET", "--option", "user_field=who"],
+        ["recommend", "src", "--data", "TARGET", "--user", "u1", "-o", "user_field=who"],
+    ],
+)
+def test_every_command_that_reads_data_takes_loader_options(source_ref, target_folder, args: list[str]) -> None:
+    result = invoke(*[str(target_folder) if arg == "TARGET" else arg for arg in args])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "no field 'who'" in result.stderr
+
+
+def test_evaluate_refuses_data_where_no_user_can_be_evaluated(source_ref, tmp_path: Path) -> None:
+    data = tmp_path / "singles.csv"
+    data.write_text("user,item\n" + "".join(f"u{u},item{u:05d}\n" for u in range(20)))
+    result = invoke("evaluate", "src", "--data", str(data), "--json")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "'singles': no user has the 3 interactions leave-one-out needs" in result.stderr
+
+
 def test_evaluate_json_with_breakdown_for_pretrained_and_transferred(source_ref, target_folder) -> None:
     done = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "direct",
                   "--no-baseline", "--name", "tgt", *FAST, "--json")

@@ -1,0 +1,62 @@
+"""A rough estimate of the memory a training run needs, checked before any model is built, so
+settings too large for the machine fail in one line instead of in the allocator (or swap)."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from recgraft.encoder import EncoderConfig
+from recgraft.errors import ConfigError
+from recgraft.training import TrainConfig
+
+FLOAT = 4  # bytes
+#: Per parameter: the weight, its gradient and Adam's two moments.
+PER_PARAMETER = 4 * FLOAT
+#: Per position and embedding unit: a lower bound on the activations kept for the backward pass.
+PER_ACTIVATION = 8 * FLOAT
+#: Rows of full-softmax logits computed at once in training (see recgraft.losses).
+SOFTMAX_CHUNK = 2048
+
+
+def device_memory(device: torch.device) -> int | None:
+    """Total memory of ``device`` in bytes (the machine's RAM off CUDA); None when unknown."""
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or no such name
+        return None
+
+
+def training_bytes(config: EncoderConfig, num_items: int, longest_history: int, train: TrainConfig) -> int:
+    """A low estimate of the bytes one training step needs: item table and positions with their
+    optimiser state, the activations of a batch, and the larger of the training and scoring logits."""
+    rows, dim = num_items + 1, config.embedding_dim
+    length = max(1, min(config.max_length, longest_history))
+    parameters = (rows + config.max_length) * dim * PER_PARAMETER
+    activations = train.batch_size * length * dim * PER_ACTIVATION
+    scored = train.sampled_negatives + 1 if train.sampled_negatives else rows
+    logits = max(
+        (train.batch_size * length if train.sampled_negatives else SOFTMAX_CHUNK) * scored,
+        train.eval_batch_size * rows,
+    ) * 2 * FLOAT  # the scores and their softmax gradient
+    return parameters + activations + logits
+
+
+def check_memory(
+    label: str, config: EncoderConfig, num_items: int, longest_history: int, train: TrainConfig,
+    device: torch.device, available: int | None = None,
+) -> None:
+    """ConfigError when the estimate exceeds the device's memory (``available`` bytes when given)."""
+    limit = available if available is not None else device_memory(device)
+    needed = training_bytes(config, num_items, longest_history, train)
+    if limit is None or needed <= limit:
+        return
+    raise ConfigError(
+        f"{label}: needs at least {needed / 2**30:,.1f} GiB ({num_items:,} items, embedding_dim "
+        f"{config.embedding_dim}, max_length {config.max_length}, batch_size {train.batch_size}, "
+        f"eval_batch_size {train.eval_batch_size}), more than the {limit / 2**30:,.1f} GiB of {device.type}; "
+        "lower those settings"
+    )
