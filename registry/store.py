@@ -412,6 +412,11 @@ class Registry:
                 )
             ).first()
             if row is None:
+                known = session.scalar(
+                    select(SqlCheckpoint.id).where(SqlCheckpoint.name == parsed.name).limit(1)
+                )
+                if known is None:
+                    raise NotFoundError(f"no checkpoint named {parsed.name!r}")
                 raise NotFoundError(f"no alias {parsed.alias!r} on {parsed.name!r}")
             return row
         row = session.scalars(

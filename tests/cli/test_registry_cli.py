@@ -84,6 +84,11 @@ def test_show(reg: Registry) -> None:
         (("remove", "pre@77"), "no version 77"),
         (("tag", "pre", "12"), "cannot be a number"),
         (("export", "x/y", "out.tar"), "path separators"),
+        (("show", "pre@99999999999999999999"), "versions go up to"),
+        (("remove", "pre@99999999999999999999"), "versions go up to"),
+        (("show", "pre@\uff11"), "invalid alias"),
+        (("show", "nobody@1.5"), "invalid alias '1.5'"),
+        (("show", "nobody@prod"), "no checkpoint named 'nobody'"),
     ],
 )
 def test_bad_references_exit_2_with_one_line(

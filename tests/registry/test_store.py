@@ -5,6 +5,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recgraft.registry import (
     CheckpointRecord,
@@ -229,3 +231,30 @@ def test_session_scope_rolls_back_and_translates(registry: Registry) -> None:
             session.add(SqlDomain(name="dup"))
     with registry.session_scope() as session:
         assert session.query(SqlDomain).count() == 0
+
+
+def test_alias_on_unknown_name_says_the_name_is_unknown(make: Any, registry: Registry) -> None:
+    make(registry, "known", aliases=["prod"])
+    with pytest.raises(NotFoundError, match="no checkpoint named 'missing'"):
+        registry.resolve("missing@prod")
+    with pytest.raises(NotFoundError, match="no alias 'staging' on 'known'"):
+        registry.resolve("known@staging")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    ref=st.one_of(
+        st.text(max_size=40),
+        st.from_regex(r"(known|missing)@[0-9０-９.a-z]{0,25}", fullmatch=True),
+        st.integers(min_value=-(10**30), max_value=10**30).map(lambda n: f"known@{n}"),
+    )
+)
+def test_any_string_resolves_or_raises_a_reference_error(
+    make: Any, registry: Registry, ref: str
+) -> None:
+    if not registry.names():
+        make(registry, "known", aliases=["prod"])
+    try:
+        registry.resolve(ref)
+    except (InvalidReferenceError, NotFoundError):
+        pass
