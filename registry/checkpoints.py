@@ -5,7 +5,9 @@ the record, whichever store wrote the file: a record made on one machine reads o
 that sees the same storage. The stores never unpickle anything: they only move bytes.
 
 :class:`CheckpointStore` is a local folder (a path or a ``file://`` URL). Files are written
-atomically (a temporary file in the same folder, fsync, ``os.replace``, fsync of the folder).
+atomically (a temporary file in the same folder, fsync, ``os.replace``, fsync of the folder),
+with the permissions of any new file (``0666`` less the umask: ``0644`` under umask 022, so a
+team's shared store can be group-readable).
 Writers hold a shared lock on ``ROOT/.lock`` from writing a file until its record is
 committed; deleting files (``verify --clean``, ``remove``) takes the lock exclusively, so a
 file being registered is never taken for an orphan.
@@ -56,6 +58,13 @@ def file_lock(path: Path, exclusive: bool = True) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def current_umask() -> int:
+    """The process umask (read by setting it and putting it back: there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def sha256_hex(data: bytes) -> str:
@@ -254,6 +263,7 @@ class CheckpointStore(Store):
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
+                os.fchmod(handle.fileno(), 0o666 & ~current_umask())  # mkstemp made it 0600
                 os.fsync(handle.fileno())
             os.replace(tmp_name, target)
         except BaseException:

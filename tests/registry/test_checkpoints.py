@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +78,16 @@ def test_verify_finds_and_cleans_orphans(make: Any, registry: Registry) -> None:
     assert not uri_to_path(orphan).exists() and uri_to_path(rec.uri).exists()
     assert (registry.store.root / "README").exists()
     assert registry.verify().ok
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_put_writes_files_with_the_umask_applied(tmp_path: Path, umask: int, mode: int) -> None:
+    store = CheckpointStore(tmp_path / "store")
+    old = os.umask(umask)
+    try:
+        digest, _, uri = store.put(b"weights")
+    finally:
+        os.umask(old)
+    path = uri_to_path(uri)
+    assert stat.S_IMODE(path.stat().st_mode) == mode and path.read_bytes() == b"weights"
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
