@@ -19,6 +19,7 @@ import io
 import json
 import os
 import re
+import stat
 import tarfile
 import tempfile
 import time
@@ -29,6 +30,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from recgraft.registry.checkpoints import current_umask as _umask
 from recgraft.registry.checkpoints import sha256_hex
 from recgraft.registry.entities import CheckpointRecord
 from recgraft.registry.errors import BundleError, CheckpointIntegrityError, RegistryError
@@ -53,8 +55,44 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def export_bundle(registry: Registry, ref: str, path: Path) -> Path:
+def _target(path: Path, force: bool) -> None:
+    """Refuse to write the bundle over an existing path (unless ``force``, and then only over
+    a regular file: never a device, a folder, a link or a socket)."""
+    try:
+        mode = path.lstat().st_mode
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (the folder is made later)
+        return
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot write a bundle there: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise BundleError(f"{path} exists and is not a regular file: refusing to replace it")
+    if not force:
+        raise BundleError(f"{path} already exists: use --force (force=True) to replace it")
+
+
+def _publish(tmp: Path, path: Path, force: bool) -> None:
+    """Move the finished ``tmp`` to ``path``: without ``force`` by a hard link, which fails if
+    something appeared at ``path`` meanwhile (where links are unsupported, after a check)."""
+    _target(path, force)  # checked again just before publishing
+    if not force:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links on this filesystem: checked just above
+            os.replace(tmp, path)
+        else:
+            tmp.unlink()
+        return
+    os.replace(tmp, path)
+
+
+def export_bundle(registry: Registry, ref: str, path: Path, force: bool = False) -> Path:
     record = registry.resolve(ref)
+    path = path.expanduser()
+    if path.is_dir():
+        path = path / f"{record.name}-{record.version}.tar"
+    _target(path, force)
     data = registry.read_bytes(record)  # verified
     lineage = registry.lineage(record.reference)
     ancestors = []
@@ -71,11 +109,13 @@ def export_bundle(registry: Registry, ref: str, path: Path) -> Path:
         "ancestors": ancestors,
         "file": member,
     }
-    path = path.expanduser()
-    if path.is_dir():
-        path = path / f"{record.name}-{record.version}.tar"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tar", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tar", dir=path.parent)
+    except OSError as exc:
+        raise BundleError(
+            f"{path}: cannot create its folder {path.parent}: {exc.strerror or exc}"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             with tarfile.open(fileobj=handle, mode="w") as tar:
@@ -83,7 +123,14 @@ def export_bundle(registry: Registry, ref: str, path: Path) -> Path:
                 _add(tar, member, data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a bundle is a normal file
+        _publish(Path(tmp), path, force)
+    except FileExistsError:
+        Path(tmp).unlink(missing_ok=True)
+        raise BundleError(f"{path} already exists: use --force (force=True) to replace it") from None
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise BundleError(f"{path}: cannot write the bundle: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -808,11 +808,14 @@ class Registry:
         with self.session_scope(read_only=True) as session:
             return build_lineage(session, self._find(session, ref, include_removed=True))
 
-    def export_bundle(self, ref: str, path: str | Path) -> Path:
-        """Write ``ref``'s file, record and ancestry records into one ``.tar`` bundle."""
+    def export_bundle(self, ref: str, path: str | Path, force: bool = False) -> Path:
+        """Write ``ref``'s file, record and ancestry records into one ``.tar`` bundle.
+
+        An existing ``path`` is refused unless ``force`` (and never replaced unless it is a
+        regular file); a folder gets ``NAME-VERSION.tar`` inside it."""
         from recgraft.registry.bundle import export_bundle
 
-        return export_bundle(self, ref, Path(path))
+        return export_bundle(self, ref, Path(path), force=force)
 
     def import_bundle(self, path: str | Path) -> CheckpointRecord:
         """Register the checkpoint in a bundle (digest verified; parents re-linked if present)."""

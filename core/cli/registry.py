@@ -220,13 +220,14 @@ def tag(ref: str, alias: str, registry_url: str | None, as_json: bool) -> None:
 @registry.command("export")
 @click.argument("ref")
 @click.argument("path", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH if it is an existing regular file.")
 @registry_option
 @json_option
-def export(ref: str, path: Path, registry_url: str | None, as_json: bool) -> None:
+def export(ref: str, path: Path, force: bool, registry_url: str | None, as_json: bool) -> None:
     """Write REF's file, record and ancestry into one bundle file (.tar)."""
     with _open(registry_url) as reg:
         record = reg.resolve(ref)
-        written = reg.export_bundle(record.reference, path)
+        written = reg.export_bundle(record.reference, path, force=force)
     if as_json:
         echo_json({"reference": record.reference, "path": str(written)})
     else:

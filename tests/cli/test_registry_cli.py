@@ -239,3 +239,20 @@ def test_no_torch_imported() -> None:
         timeout=60,
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_export_refuses_existing_and_unmakeable_paths_with_one_line(
+    reg: Registry, tmp_path: Path
+) -> None:
+    existing = tmp_path / "existing.tar"
+    existing.write_bytes(b"keep")
+    (tmp_path / "plain").write_text("x")
+    for target, message in [
+        (existing, "already exists: use --force"),
+        (tmp_path / "plain" / "out.tar", "cannot create its folder"),
+    ]:
+        code, out, err = invoke("registry", "export", "pre", str(target))
+        assert code == 2 and out == "" and err.count("\n") == 1 and message in err
+    assert existing.read_bytes() == b"keep"
+    code, _, _ = invoke("registry", "export", "pre", str(existing), "--force")
+    assert code == 0 and existing.read_bytes() != b"keep"

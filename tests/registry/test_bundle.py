@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -93,3 +95,52 @@ def test_not_a_bundle(other: Registry, tmp_path: Path) -> None:
         other.import_bundle(junk)
     with pytest.raises(BundleError, match="no such"):
         other.import_bundle(tmp_path / "absent.tar")
+
+
+def test_export_refuses_an_existing_file_unless_forced(
+    make: Any, registry: Registry, tmp_path: Path
+) -> None:
+    make(registry, "pre")
+    target = tmp_path / "out.tar"
+    target.write_bytes(b"keep me")
+    with pytest.raises(BundleError, match="already exists"):
+        registry.export_bundle("pre", target)
+    assert target.read_bytes() == b"keep me"
+    registry.export_bundle("pre", target, force=True)
+    assert tarfile.is_tarfile(target)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_export_never_replaces_a_non_regular_file(
+    make: Any, registry: Registry, tmp_path: Path
+) -> None:
+    make(registry, "pre")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.tar"
+    link.symlink_to(tmp_path / "elsewhere.tar")
+    for target in (fifo, link):
+        with pytest.raises(BundleError, match="not a regular file"):
+            registry.export_bundle("pre", target, force=True)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and link.is_symlink()
+
+
+def test_export_under_a_regular_file_is_a_bundle_error(
+    make: Any, registry: Registry, tmp_path: Path
+) -> None:
+    make(registry, "pre")
+    (tmp_path / "plain").write_text("x")
+    with pytest.raises(BundleError, match="cannot create its folder"):
+        registry.export_bundle("pre", tmp_path / "plain" / "sub" / "out.tar")
+
+
+def test_export_writes_a_normal_file_under_the_umask(
+    make: Any, registry: Registry, tmp_path: Path
+) -> None:
+    make(registry, "pre")
+    old = os.umask(0o027)
+    try:
+        bundle = registry.export_bundle("pre", tmp_path / "out.tar")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o640
