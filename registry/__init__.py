@@ -16,6 +16,7 @@ store="s3://bucket/checkpoints")`` (extras ``postgres`` and ``storage``).
 
 from __future__ import annotations
 
+from recgraft.registry.checkpoint_format import CheckpointHeader, inspect_checkpoint
 from recgraft.registry.checkpoints import CheckpointStore, Store, open_store
 from recgraft.registry.entities import AliasEvent, CheckpointRecord, FileProblem, VerifyReport
 from recgraft.registry.errors import (
@@ -23,6 +24,7 @@ from recgraft.registry.errors import (
     CheckpointIntegrityError,
     ConflictError,
     HasDescendantsError,
+    InvalidCheckpointError,
     InvalidRecordError,
     InvalidReferenceError,
     NotFoundError,
@@ -36,12 +38,14 @@ from recgraft.registry.store import Registry
 __all__ = [
     "AliasEvent",
     "BundleError",
+    "CheckpointHeader",
     "CheckpointIntegrityError",
     "CheckpointRecord",
     "CheckpointStore",
     "ConflictError",
     "FileProblem",
     "HasDescendantsError",
+    "InvalidCheckpointError",
     "InvalidRecordError",
     "InvalidReferenceError",
     "Lineage",
@@ -54,6 +58,7 @@ __all__ = [
     "SchemaOutOfDateError",
     "Store",
     "VerifyReport",
+    "inspect_checkpoint",
     "open_store",
     "parse_reference",
     "validate_name",

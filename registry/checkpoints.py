@@ -31,7 +31,8 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
-from recgraft.registry.errors import CheckpointIntegrityError, RegistryError
+from recgraft.registry.checkpoint_format import check_matches_record, read_checkpoint_header
+from recgraft.registry.errors import CheckpointIntegrityError, InvalidCheckpointError, RegistryError
 
 SUFFIX = ".safetensors"
 FILE_RE = re.compile(r"[0-9a-f]{64}\.safetensors")
@@ -166,6 +167,21 @@ def check_uri(uri: str, digest: str, size: int) -> tuple[str, str] | None:
         return "missing", f"cannot read {where}: {exc.strerror or exc}"
     if h.hexdigest() != digest:
         return "digest mismatch", f"{where} has sha256 {h.hexdigest()}, expected {digest}"
+    return None
+
+
+def check_file_format(
+    uri: str, size: int, encoder: str, strategy: str | None
+) -> tuple[str, str] | None:
+    """None if the file at ``uri`` is a recgraft checkpoint of this record, else
+    ``("not a checkpoint", detail)`` (``verify`` runs it on files whose digest matched)."""
+    try:
+        with open_uri(uri) as (handle, _):
+            check_matches_record(read_checkpoint_header(handle, size), encoder, strategy)
+    except InvalidCheckpointError as exc:
+        return "not a checkpoint", f"{_where(uri)}: {exc}"
+    except OSError as exc:
+        return "missing", f"cannot read {_where(uri)}: {exc.strerror or exc}"
     return None
 
 

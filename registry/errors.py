@@ -23,6 +23,11 @@ class CheckpointIntegrityError(RegistryError):
     """A checkpoint file is missing, or its size or sha256 differs from its record."""
 
 
+class InvalidCheckpointError(RegistryError, ValueError):
+    """The bytes are not a recgraft checkpoint (not safetensors, a bad header, bad metadata),
+    or not the one its record describes."""
+
+
 class HasDescendantsError(RegistryError):
     """A checkpoint cannot be removed because other checkpoints descend from it."""
 

@@ -31,11 +31,13 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQL
 from sqlalchemy.orm import Session, selectinload
 
 from recgraft.registry import db
-from recgraft.registry.checkpoints import Store, open_store
+from recgraft.registry.checkpoint_format import check_matches_record, inspect_checkpoint
+from recgraft.registry.checkpoints import Store, check_file_format, open_store
 from recgraft.registry.entities import AliasEvent, CheckpointRecord, FileProblem, VerifyReport
 from recgraft.registry.errors import (
     ConflictError,
     HasDescendantsError,
+    InvalidCheckpointError,
     InvalidRecordError,
     NotFoundError,
     RegistryError,
@@ -582,6 +584,11 @@ class Registry:
         tag_list = sorted({validate_name(t, "tag") for t in tags})
         if not isinstance(data, bytes | bytearray | memoryview):
             raise InvalidRecordError(f"checkpoint data must be bytes, not {type(data).__name__}")
+        data = bytes(data)
+        try:  # before the file is stored: never a record of something that is not a checkpoint
+            check_matches_record(inspect_checkpoint(data), encoder, strategy)
+        except InvalidCheckpointError as exc:
+            raise InvalidCheckpointError(f"cannot register {name}: {exc}") from None
         fields: dict[str, Any] = {
             "encoder": _text(encoder, "encoder"),
             "encoder_config": _json_dict(encoder_config, "encoder_config"),
@@ -595,7 +602,7 @@ class Registry:
             "extra": _json_dict(extra, "extra"),
         }
         with self.store.writing():
-            digest, size, uri = self.store.put(bytes(data))
+            digest, size, uri = self.store.put(data)
 
             def work(session: Session) -> CheckpointRecord:
                 db.lock_until_commit(session.connection(), _name_lock(name))
@@ -769,17 +776,21 @@ class Registry:
                         SqlCheckpoint.uri,
                         SqlCheckpoint.digest,
                         SqlCheckpoint.size,
+                        SqlCheckpoint.encoder,
+                        SqlCheckpoint.strategy,
                     )
                     .where(SqlCheckpoint.removed_at.is_(None))
                     .order_by(SqlCheckpoint.id)
                 ).all()
-            checked: dict[tuple[str, str, int], tuple[str, str] | None] = {}
-            for name, version, uri, digest, size in rows:
+            checked: dict[tuple[str, str, int, str, str | None], tuple[str, str] | None] = {}
+            for name, version, uri, digest, size, encoder, strategy in rows:
                 report.checked += 1
-                key = (uri, digest, size)
+                key = (uri, digest, size, encoder, strategy)
                 if key not in checked:
                     try:
-                        checked[key] = self.store.check(uri, digest, size)
+                        checked[key] = self.store.check(uri, digest, size) or check_file_format(
+                            uri, size, encoder, strategy
+                        )
                     except RegistryError as exc:
                         checked[key] = ("missing", str(exc))
                 problem = checked[key]
@@ -792,7 +803,7 @@ class Registry:
                     detail=problem[1],
                 )
                 (report.missing if problem[0] == "missing" else report.mismatched).append(entry)
-            referenced = {digest for _, _, _, digest, _ in rows}
+            referenced = {row.digest for row in rows}
             for uri, digest in self.store.files():
                 if digest is not None and (digest in referenced or not self.store.settled(uri)):
                     continue

@@ -15,6 +15,8 @@ from recgraft.cli import build_cli
 from recgraft.registry import Registry
 from recgraft.registry.checkpoints import uri_to_path
 
+from ..conftest import fake_checkpoint
+
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -33,7 +35,7 @@ def reg(home: Path) -> Registry:
     ]:
         registry.register(
             name,
-            f"{name} weights".encode(),
+            fake_checkpoint(f"{name} weights".encode()),
             domain=domain,
             encoder="transformer",
             encoder_config={"d": 8},
@@ -111,7 +113,7 @@ def test_lineage_formats(reg: Registry) -> None:
 
 
 def test_tag_moves_alias(reg: Registry) -> None:
-    reg.register("pre", b"v2", domain="ml-1m", encoder="transformer", encoder_config={})
+    reg.register("pre", fake_checkpoint(b"v2"), domain="ml-1m", encoder="transformer", encoder_config={})
     code, out, _ = invoke("registry", "tag", "pre@1", "prod", "--json")
     assert code == 0 and json.loads(out) == {
         "alias": "pre@prod",
@@ -176,7 +178,7 @@ def test_store_option_points_at_the_checkpoint_store(home: Path, tmp_path: Path)
 def test_list_on_each_backend(home: Path, new_database_url: Callable[[str], str]) -> None:
     url = new_database_url("team")
     with Registry.open(url=url) as registry:
-        registry.register("pre", b"w", domain="ml-1m", encoder="transformer", encoder_config={})
+        registry.register("pre", fake_checkpoint(b"w"), domain="ml-1m", encoder="transformer", encoder_config={})
     code, out, _ = invoke("registry", "list", "--registry", url, "--json")
     assert code == 0 and [c["reference"] for c in json.loads(out)["checkpoints"]] == ["pre@1"]
     code, out, _ = invoke("registry", "upgrade", "--registry", url, "--json")

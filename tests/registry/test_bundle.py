@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from recgraft.registry import BundleError, CheckpointIntegrityError, Registry
+from recgraft.registry import (
+    BundleError,
+    CheckpointIntegrityError,
+    InvalidCheckpointError,
+    Registry,
+)
 
 
 @pytest.fixture
@@ -144,3 +149,59 @@ def test_export_writes_a_normal_file_under_the_umask(
     finally:
         os.umask(old)
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o640
+
+
+def _manifest(registry: Registry, ref: str, tmp_path: Path) -> dict[str, Any]:
+    bundle = registry.export_bundle(ref, tmp_path / f"{ref}-exported.tar")
+    with tarfile.open(bundle) as tar:
+        return json.load(tar.extractfile("recgraft-bundle.json"))  # type: ignore[arg-type]
+
+
+def _write_bundle(path: Path, manifest: Any, members: dict[str, bytes], mode: str = "w") -> Path:
+    """A bundle file written by hand: the manifest (JSON unless bytes) and other members."""
+    with tarfile.open(path, mode) as tar:  # type: ignore[call-overload]
+        text = manifest if isinstance(manifest, bytes) else json.dumps(manifest).encode()
+        for name, data in {"recgraft-bundle.json": text, **members}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _with_file(manifest: dict[str, Any], data: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The manifest re-pointed at ``data`` (digest and size matching), and its members."""
+    from recgraft.registry.checkpoints import sha256_hex
+
+    digest = sha256_hex(data)
+    member = f"checkpoint/{digest}.safetensors"
+    record = {**manifest["checkpoint"], "digest": digest, "size": len(data)}
+    return {**manifest, "checkpoint": record, "file": member}, {member: data}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x80\x04\x95 a pickle whose sha256 matches the record",
+        b"PK\x03\x04 not safetensors",
+    ],
+)
+def test_import_refuses_a_file_that_is_not_a_checkpoint(
+    make: Any, registry: Registry, other: Registry, tmp_path: Path, data: bytes
+) -> None:
+    make(registry, "pre")
+    manifest, members = _with_file(_manifest(registry, "pre", tmp_path), data)
+    bad = _write_bundle(tmp_path / "bad.tar", manifest, members)
+    with pytest.raises(InvalidCheckpointError, match="bad.tar: cannot register pre: not a recgraft"):
+        other.import_bundle(bad)
+    assert other.list() == [] and list(other.store.files()) == []
+
+
+def test_import_refuses_a_checkpoint_that_is_not_the_recorded_one(
+    make: Any, registry: Registry, other: Registry, tmp_path: Path, checkpoint_bytes: Any
+) -> None:
+    make(registry, "pre")
+    manifest, members = _with_file(_manifest(registry, "pre", tmp_path), checkpoint_bytes(encoder="gan"))
+    bad = _write_bundle(tmp_path / "bad.tar", manifest, members)
+    with pytest.raises(InvalidCheckpointError, match="holds encoder 'gan', the record says 'transformer'"):
+        other.import_bundle(bad)
+    assert other.list() == []

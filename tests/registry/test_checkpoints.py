@@ -91,3 +91,28 @@ def test_put_writes_files_with_the_umask_applied(tmp_path: Path, umask: int, mod
     path = uri_to_path(uri)
     assert stat.S_IMODE(path.stat().st_mode) == mode and path.read_bytes() == b"weights"
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+
+
+def test_verify_flags_a_file_that_matches_its_digest_but_is_no_checkpoint(
+    make: Any, registry: Registry
+) -> None:
+    from sqlalchemy import update
+
+    from recgraft.registry.models import SqlCheckpoint
+
+    rec = make(registry)
+    pickled = b"\x80\x04\x95 a pickle, not safetensors"
+    path = uri_to_path(rec.uri)
+    path.write_bytes(pickled)  # as if imported before the registry checked the format
+    with registry.session_scope() as session:
+        session.execute(
+            update(SqlCheckpoint)
+            .where(SqlCheckpoint.id == rec.id)
+            .values(digest=sha256_hex(pickled), size=len(pickled))
+        )
+    report = registry.verify()
+    assert not report.ok
+    assert [(p.reference, p.problem) for p in report.mismatched] == [
+        (rec.reference, "not a checkpoint")
+    ]
+    assert "not a recgraft checkpoint" in report.mismatched[0].detail

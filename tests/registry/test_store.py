@@ -20,10 +20,11 @@ from recgraft.registry import (
 from recgraft.registry.checkpoints import uri_to_path
 
 
-def test_register_returns_a_full_record(registry: Registry) -> None:
+def test_register_returns_a_full_record(registry: Registry, checkpoint_bytes: Any) -> None:
+    data = checkpoint_bytes(b"weights")
     rec = registry.register(
         "ml-1m-transformer",
-        b"weights",
+        data,
         domain="ml-1m",
         encoder="transformer",
         encoder_config={"d": 64, "layers": 2},
@@ -41,7 +42,7 @@ def test_register_returns_a_full_record(registry: Registry) -> None:
     assert (rec.name, rec.version, rec.reference) == ("ml-1m-transformer", 1, "ml-1m-transformer@1")
     assert rec.aliases == ["prod"] and rec.tags == ["baseline"]
     assert rec.encoder_config == {"d": 64, "layers": 2} and rec.metrics == {"ndcg@10": 0.18}
-    assert rec.size == 7 and len(rec.digest) == 64
+    assert rec.size == len(data) and len(rec.digest) == 64
     assert rec.uri.startswith("file:///") and uri_to_path(rec.uri).is_file()
     assert rec.created_at.tzinfo is not None and rec.created_at.utcoffset() == UTC.utcoffset(None)
     assert (rec.device, rec.precision, rec.torch_version) == ("cuda", "bfloat16", "2.4.0")
@@ -77,18 +78,18 @@ def test_bad_references(
         registry.resolve(ref)
 
 
-def test_read_bytes_round_trips(make: Any, registry: Registry) -> None:
+def test_read_bytes_round_trips(make: Any, registry: Registry, checkpoint_bytes: Any) -> None:
     rec = make(registry, data=b"\x00\x01payload")
-    assert registry.read_bytes(rec) == b"\x00\x01payload"
-    assert registry.read_bytes("ml-1m-transformer@1") == b"\x00\x01payload"
+    assert registry.read_bytes(rec) == checkpoint_bytes(b"\x00\x01payload")
+    assert registry.read_bytes("ml-1m-transformer@1") == checkpoint_bytes(b"\x00\x01payload")
 
 
-def test_same_bytes_share_one_file(make: Any, registry: Registry) -> None:
+def test_same_bytes_share_one_file(make: Any, registry: Registry, checkpoint_bytes: Any) -> None:
     a = make(registry, "a", data=b"same")
     b = make(registry, "b", data=b"same")
     assert a.uri == b.uri
     registry.remove("a")
-    assert registry.read_bytes("b") == b"same"  # still there: b uses it
+    assert registry.read_bytes("b") == checkpoint_bytes(b"same")  # still there: b uses it
 
 
 def test_list_filters_and_orders_newest_first(make: Any, registry: Registry) -> None:
