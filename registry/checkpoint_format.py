@@ -22,6 +22,7 @@ from recgraft.registry.errors import InvalidCheckpointError
 
 FORMAT = "recgraft/1"
 TRANSFER_KIND = "transfer"
+PAD = "[PAD]"  # item row 0
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the limit safetensors itself enforces
 DTYPE_BYTES = {
     "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1,
@@ -122,8 +123,10 @@ def _metadata(header: dict[str, Any]) -> dict[str, Any]:
         ):
             raise _bad(f"components.{role} must be an object with a 'name' and a 'config' object")
     items = metadata.get("items")
-    if not isinstance(items, list) or not items or not all(isinstance(t, str) for t in items):
-        raise _bad("'items' must be a non-empty list of item tokens (row 0 is padding)")
+    if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+        raise _bad("'items' must be a list of item tokens")
+    if not items or items[0] != PAD:
+        raise _bad(f"'items' must start with the padding token {PAD!r}")
     if len(set(items)) != len(items):
         seen: set[str] = set()
         duplicate = next(t for t in items if t in seen or seen.add(t))  # type: ignore[func-returns-value]

@@ -42,7 +42,7 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, domain_na
     record = registry.resolve(reference)
     domain = load_domain(data_path, format=data_format, name=domain_name)
     seed_everything(seed)
-    model = load_recommender(registry.read_bytes(record), resolve_device(device))
+    model = load_recommender(registry.read_bytes(record), resolve_device(device), record.reference)
     split = leave_one_out(domain)
     valid = model.evaluate(split, "valid")
     test = model.evaluate(split, "test", breakdown=True)

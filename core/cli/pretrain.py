@@ -48,7 +48,7 @@ def _continued_encoder(registry: Registry | None, reference: str, domain: Domain
     from recgraft.transfer import SourceModel
 
     parent, data = read_checkpoint(registry, reference)
-    source = SourceModel.from_contents(from_bytes(data), parent)
+    source = SourceModel.from_contents(from_bytes(data, parent), parent)
     if source.items != domain.items:
         raise UserError(
             f"{parent} was trained on other items ({len(source.items) - 1:,}, this data has {domain.num_items:,}); "

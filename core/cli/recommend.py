@@ -51,7 +51,7 @@ def recommend(reference: str, data_path: Path | None, user: str | None, history:
     registry = Registry.open(url=registry_url)
     record = registry.resolve(reference)
     seed_everything(seed)
-    model = load_recommender(registry.read_bytes(record), resolve_device(device))
+    model = load_recommender(registry.read_bytes(record), resolve_device(device), record.reference)
     tokens = list(history)
     if user is not None:
         from recgraft.data.loader import load_domain
