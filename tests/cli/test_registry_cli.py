@@ -258,3 +258,26 @@ def test_export_refuses_existing_and_unmakeable_paths_with_one_line(
     assert existing.read_bytes() == b"keep"
     code, _, _ = invoke("registry", "export", "pre", str(existing), "--force")
     assert code == 0 and existing.read_bytes() != b"keep"
+
+
+def test_import_of_a_bad_bundle_is_one_line_naming_the_field(reg: Registry, tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    bundle = tmp_path / "pre.tar"
+    assert invoke("registry", "export", "pre", str(bundle))[0] == 0
+    with tarfile.open(bundle) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    manifest = json.loads(members["recgraft-bundle.json"])
+    manifest["checkpoint"]["size"] = "big"
+    members["recgraft-bundle.json"] = json.dumps(manifest).encode()
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(bad, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    code, out, err = invoke("registry", "import", str(bad), "--registry", other)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "checkpoint.size: Input should be a valid integer" in err

@@ -16,6 +16,7 @@ from recgraft.registry import (
     CheckpointIntegrityError,
     InvalidCheckpointError,
     Registry,
+    RegistryError,
 )
 
 
@@ -204,4 +205,97 @@ def test_import_refuses_a_checkpoint_that_is_not_the_recorded_one(
     bad = _write_bundle(tmp_path / "bad.tar", manifest, members)
     with pytest.raises(InvalidCheckpointError, match="holds encoder 'gan', the record says 'transformer'"):
         other.import_bundle(bad)
+    assert other.list() == []
+
+
+def test_import_streams_the_checkpoint_and_never_inflates_it_into_memory(
+    make: Any, registry: Registry, other: Registry, tmp_path: Path
+) -> None:
+    import tracemalloc
+
+    make(registry, "pre")
+    inflated = bytes(32 * 1024 * 1024)  # a few kB once compressed
+    manifest, members = _with_file(_manifest(registry, "pre", tmp_path), inflated)
+    bomb = _write_bundle(tmp_path / "bomb.tar.gz", manifest, members, mode="w:gz")
+    del inflated, members
+    assert bomb.stat().st_size < 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidCheckpointError, match="bomb.tar.gz: cannot register pre"):
+            other.import_bundle(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024 and other.list() == []
+
+
+def test_import_refuses_a_member_larger_than_its_record_before_reading_it(
+    make: Any, registry: Registry, other: Registry, tmp_path: Path
+) -> None:
+    make(registry, "pre")
+    manifest = _manifest(registry, "pre", tmp_path)
+    bomb = _write_bundle(
+        tmp_path / "bomb.tar.gz", manifest, {manifest["file"]: bytes(8 * 1024 * 1024)}, mode="w:gz"
+    )
+    with pytest.raises(CheckpointIntegrityError, match=r"has 8388608 bytes, its record says \d+"):
+        other.import_bundle(bomb)
+    assert other.list() == []
+
+
+def test_import_caps_the_manifest_and_refuses_other_members(
+    make: Any, registry: Registry, other: Registry, tmp_path: Path
+) -> None:
+    make(registry, "pre")
+    manifest = _manifest(registry, "pre", tmp_path)
+    huge = json.dumps(manifest).encode() + b" " * (16 * 1024 * 1024)
+    big = _write_bundle(tmp_path / "big.tar.gz", huge, {}, mode="w:gz")
+    with pytest.raises(BundleError, match=r"'recgraft-bundle.json' has \d+ bytes \(at most 16777216\)"):
+        other.import_bundle(big)
+    extra = _write_bundle(tmp_path / "extra.tar", manifest, {"../../etc/passwd": b"x"})
+    with pytest.raises(BundleError, match="'../../etc/passwd' is not part of a recgraft bundle"):
+        other.import_bundle(extra)
+    assert other.list() == []
+
+
+def _set(record: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    out = {k: v for k, v in record.items() if k not in changes or changes[k] is not ...}
+    out.update({k: v for k, v in changes.items() if v is not ...})
+    return out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: {**m, "checkpoint": _set(m["checkpoint"], size="big")},
+         "bad bundle record: checkpoint.size: Input should be a valid integer"),
+        (lambda m: {**m, "checkpoint": _set(m["checkpoint"], digest=...)},
+         "bad bundle record: checkpoint.digest: Field required"),
+        (lambda m: {**m, "checkpoint": _set(m["checkpoint"], size=None, created_at="x")},
+         "bad bundle record: checkpoint.size: Input should be a valid integer (and 1 more)"),
+        (lambda m: {**m, "checkpoint": _set(m["checkpoint"], parents=[["x@99999999999", "finetune"]])},
+         "bad bundle record: checkpoint.parents.0: invalid reference"),
+        (lambda m: {**m, "checkpoint": _set(m["checkpoint"], parents=[["pre@1", "a/b"]])},
+         "bad bundle record: checkpoint.parents.0: invalid relation"),
+        (lambda m: {**m, "checkpoint": _set(m["checkpoint"], name="a/b")}, "invalid name 'a/b'"),
+        (lambda m: {k: v for k, v in m.items() if k != "checkpoint"}, "checkpoint: missing"),
+        (lambda m: {**m, "ancestors": {"a": 1}}, "ancestors: not a list"),
+        (lambda m: {**m, "ancestors": [{"name": "x"}]}, "bad bundle record: ancestors.0.id: Field required"),
+        (lambda m: {**m, "format_version": 7}, "bundle format version 7 is not supported"),
+        (lambda m: [m], "not a recgraft bundle"),
+        (lambda m: {**m, "file": "checkpoint/../x"}, "file: bad checkpoint member name"),
+    ],
+)
+def test_import_errors_are_one_line_naming_the_field(
+    make: Any, registry: Registry, other: Registry, tmp_path: Path, change: Any, message: str
+) -> None:
+    make(registry, "pre")
+    manifest = _manifest(registry, "pre", tmp_path)
+    bundle = registry.export_bundle("pre", tmp_path / "good.tar")
+    with tarfile.open(bundle) as tar:
+        data = tar.extractfile(manifest["file"]).read()  # type: ignore[union-attr]
+    bad = _write_bundle(tmp_path / "bad.tar", change(manifest), {manifest["file"]: data})
+    with pytest.raises(RegistryError) as raised:
+        other.import_bundle(bad)
+    text = str(raised.value)
+    assert message in text and "\n" not in text and text.startswith(f"{bad}: ")
     assert other.list() == []
