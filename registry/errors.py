@@ -19,6 +19,10 @@ class NotFoundError(RegistryError, LookupError):
     """No checkpoint (or no live checkpoint) answers to that reference."""
 
 
+class NoRegistryError(NotFoundError):
+    """There is no registry there yet (a read never creates one; the first write does)."""
+
+
 class CheckpointIntegrityError(RegistryError):
     """A checkpoint file is missing, or its size or sha256 differs from its record."""
 

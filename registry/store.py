@@ -304,22 +304,25 @@ class Registry:
         store: str | Path | None = None,
         *,
         upgrade: bool = False,
+        create: bool = True,
     ) -> Registry:
-        """Open (creating if fresh) the registry.
+        """Open (creating if fresh, unless ``create`` is false) the registry.
 
         URL: ``url``, else ``$RECGRAFT_REGISTRY_URL``, else ``sqlite:///$RECGRAFT_HOME/registry.db``
         (PostgreSQL: ``postgresql://user:password@host/database``, the ``postgres`` extra).
         Files: ``store``, else ``$RECGRAFT_CHECKPOINTS``, else ``$RECGRAFT_HOME/checkpoints``;
         a folder or an fsspec URL such as ``s3://bucket/prefix`` (the ``storage`` extra).
-        A fresh database gets the current schema; an older one raises
-        :class:`SchemaOutOfDateError` unless ``upgrade`` is true. An unreachable database,
-        a bad URL or a missing driver raise :class:`RegistryError`.
+        A fresh database gets the current schema (without ``create``, for reading: a missing
+        or empty database raises :class:`NoRegistryError` and nothing is created); an older
+        one raises :class:`SchemaOutOfDateError` unless ``upgrade`` is true, and so does a
+        database with tables recgraft did not make. An unreachable database, a bad URL or a
+        missing driver raise :class:`RegistryError`.
         """
         resolved = db.resolve_url(url, home)
         checkpoints = open_store(db.resolve_store(store, home))
-        engine = db.make_engine(resolved)
+        engine = db.make_engine(resolved, create=create or upgrade)
         try:
-            db.ensure_schema(engine, resolved, upgrade=upgrade)
+            db.ensure_schema(engine, resolved, upgrade=upgrade, create=create)
         except SQLAlchemyError as exc:
             engine.dispose()
             raise _translate_open(exc, resolved) from None

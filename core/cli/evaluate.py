@@ -38,7 +38,7 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, domain_na
     from recgraft.recommender import load_recommender
     from recgraft.registry import Registry
 
-    registry = Registry.open(url=registry_url)
+    registry = Registry.open(url=registry_url, create=False)  # a read: never creates one
     record = registry.resolve(reference)
     domain = load_domain(data_path, format=data_format, name=domain_name)
     seed_everything(seed)

@@ -48,7 +48,7 @@ def recommend(reference: str, data_path: Path | None, user: str | None, history:
     from recgraft.recommender import load_recommender
     from recgraft.registry import Registry
 
-    registry = Registry.open(url=registry_url)
+    registry = Registry.open(url=registry_url, create=False)  # a read: never creates one
     record = registry.resolve(reference)
     seed_everything(seed)
     model = load_recommender(registry.read_bytes(record), resolve_device(device), record.reference)

@@ -281,3 +281,49 @@ def test_import_of_a_bad_bundle_is_one_line_naming_the_field(reg: Registry, tmp_
     code, out, err = invoke("registry", "import", str(bad), "--registry", other)
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "checkpoint.size: Input should be a valid integer" in err
+
+
+def test_read_commands_on_a_missing_database_create_nothing(home: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent" / "dir" / "x.db"
+    code, out, err = invoke("registry", "list", "--registry", f"sqlite:///{missing}")
+    assert code == 0 and out == "" and err == "no checkpoints\n"
+    code, out, _ = invoke("registry", "list", "--json")
+    assert code == 0 and json.loads(out)["count"] == 0
+    code, _, err = invoke("registry", "show", "pre")
+    assert code == 2 and "no checkpoint named 'pre'" in err
+    code, out, _ = invoke("registry", "verify", "--json")
+    assert code == 0 and json.loads(out)["checked"] == 0
+    assert not (tmp_path / "nonexistent").exists() and not home.exists()
+
+
+def test_verify_clean_on_a_missing_database_deletes_nothing(home: Path, tmp_path: Path) -> None:
+    from recgraft.registry import CheckpointStore
+
+    _, _, uri = CheckpointStore(home / "checkpoints").put(b"someone's checkpoint")
+    code, out, err = invoke("registry", "verify", "--clean")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "no registry at" in err
+    assert uri_to_path(uri).is_file() and not (home / "registry.db").exists()
+
+
+def test_list_on_a_foreign_database_is_one_line_and_writes_nothing(home: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    (tmp_path / "w").mkdir()
+    path = tmp_path / "w" / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    conn.close()
+    before = path.read_bytes()
+    for command in ("list", "upgrade"):
+        code, out, err = invoke("registry", command, "--registry", f"sqlite:///{path}")
+        assert code == 2 and out == "" and err.count("\n") == 1 and "not made by recgraft" in err
+    assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == ["app.db"]
+
+
+@pytest.mark.parametrize("command", [["recommend", "pre", "--history", "x"], ["evaluate", "pre", "--data", "d"]])
+def test_model_commands_on_a_missing_registry_are_one_line_and_create_nothing(
+    home: Path, command: list[str]
+) -> None:
+    code, out, err = invoke(*command)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "no registry at" in err
+    assert not home.exists()
