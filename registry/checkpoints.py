@@ -220,6 +220,11 @@ class Store(abc.ABC):
     def delete(self, uri: str) -> None:
         """Delete the file at ``uri`` (one of this store's); a missing file is no error."""
 
+    def check_writable(self) -> None:
+        """Raise :class:`RegistryError` if files surely cannot be written here (checked by
+        writers before long work, e.g. training); a no-op where that cannot be told cheaply."""
+        return None
+
     def settled(self, uri: str) -> bool:
         """Whether an unreferenced file at ``uri`` is an orphan rather than a write in flight."""
         return True
@@ -254,6 +259,20 @@ class CheckpointStore(Store):
 
     def uri_for(self, digest: str) -> str:
         return self.path_for(digest).as_uri()
+
+    def check_writable(self) -> None:
+        """The root is a folder, or can be made in the nearest folder above it; writable."""
+        existing = self.root
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise RegistryError(
+                f"cannot use the checkpoint store {self.root}: {existing} is not a folder"
+            )
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise RegistryError(
+                f"cannot use the checkpoint store {self.root}: {existing} is not writable"
+            )
 
     # -- locking -----------------------------------------------------------------------------
     def writing(self) -> contextlib.AbstractContextManager[None]:

@@ -42,8 +42,12 @@ _DEFAULT_STORE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 
 def default_home() -> Path:
-    """``$RECGRAFT_HOME``, else ``~/.recgraft`` (read at call time)."""
-    return Path(os.environ.get("RECGRAFT_HOME") or Path.home() / ".recgraft").expanduser()
+    """``$RECGRAFT_HOME``, else ``~/.recgraft`` (read at call time); it must be a folder if
+    it exists (:class:`RegistryError` otherwise)."""
+    home = Path(os.environ.get("RECGRAFT_HOME") or Path.home() / ".recgraft").expanduser()
+    if home.exists() and not home.is_dir():
+        raise RegistryError(f"the recgraft home {home} (RECGRAFT_HOME) is not a folder")
+    return home
 
 
 def resolve_url(url: str | None = None, home: str | Path | None = None) -> str:
@@ -150,6 +154,15 @@ def make_engine(url: str, create: bool = True) -> Engine:
         raise RegistryError(
             f"the database driver for {parsed.drivername} is not installed ({exc.name or exc}){hint}"
         ) from None
+
+
+def check_writable(url: str) -> None:
+    """Raise :class:`RegistryError` if a SQLite database file exists but cannot be written."""
+    path = sqlite_file(url)
+    if path is None or not path.exists():
+        return
+    if not path.is_file() or not os.access(path, os.R_OK | os.W_OK):
+        raise RegistryError(f"cannot write the registry database {path}")
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -305,6 +305,7 @@ class Registry:
         *,
         upgrade: bool = False,
         create: bool = True,
+        writable: bool = False,
     ) -> Registry:
         """Open (creating if fresh, unless ``create`` is false) the registry.
 
@@ -316,10 +317,15 @@ class Registry:
         or empty database raises :class:`NoRegistryError` and nothing is created); an older
         one raises :class:`SchemaOutOfDateError` unless ``upgrade`` is true, and so does a
         database with tables recgraft did not make. An unreachable database, a bad URL or a
-        missing driver raise :class:`RegistryError`.
+        missing driver raise :class:`RegistryError`. ``writable``: also check now that the
+        store and a SQLite file can be written (before, say, hours of training), else
+        :class:`RegistryError`.
         """
         resolved = db.resolve_url(url, home)
         checkpoints = open_store(db.resolve_store(store, home))
+        if writable:
+            checkpoints.check_writable()
+            db.check_writable(resolved)
         engine = db.make_engine(resolved, create=create or upgrade)
         try:
             db.ensure_schema(engine, resolved, upgrade=upgrade, create=create)

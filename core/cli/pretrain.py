@@ -113,7 +113,7 @@ def pretrain(
 
     with distributed.session(device):
         main = distributed.is_main_process()
-        registry = distributed.on_main(lambda: Registry.open(url=registry_url))  # fail before training
+        registry = distributed.on_main(lambda: Registry.open(url=registry_url, writable=True))  # fail before training
         started = time.perf_counter()
         domain = load_domain(data_path, format=data_format, name=domain_name)
         encoder: str | Encoder = encoder_name
@@ -126,7 +126,10 @@ def pretrain(
             "config": encoder_config.model_dump(), "train": train_config.model_dump(),
         })
         if main:
-            resume_path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                resume_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"cannot create {resume_path.parent}: {exc.strerror or exc}") from None
             if not resume and resume_path.exists():
                 resume_path.unlink()
         trained = run_pretrain(

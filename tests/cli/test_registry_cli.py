@@ -327,3 +327,16 @@ def test_model_commands_on_a_missing_registry_are_one_line_and_create_nothing(
     code, out, err = invoke(*command)
     assert code == 2 and out == "" and err.count("\n") == 1 and "no registry at" in err
     assert not home.exists()
+
+
+@pytest.mark.parametrize("command", [["list"], ["show", "pre"], ["verify"], ["import", "x.tar"], ["upgrade"]])
+def test_a_home_that_is_a_regular_file_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    home = tmp_path / "home-file"
+    home.write_text("x")
+    monkeypatch.setenv("RECGRAFT_HOME", str(home))
+    monkeypatch.delenv("RECGRAFT_REGISTRY_URL", raising=False)
+    code, out, err = invoke("registry", *command)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"the recgraft home {home} (RECGRAFT_HOME) is not a folder" in err

@@ -116,3 +116,16 @@ def test_verify_flags_a_file_that_matches_its_digest_but_is_no_checkpoint(
         (rec.reference, "not a checkpoint")
     ]
     assert "not a recgraft checkpoint" in report.mismatched[0].detail
+
+
+def test_opening_for_writing_checks_the_store_first(tmp_path: Path) -> None:
+    from recgraft.registry import RegistryError
+
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    for store in (plain, plain / "deeper" / "store"):
+        with pytest.raises(RegistryError, match=f"{plain} is not a folder"):
+            Registry.open(url=url, store=store, writable=True)
+    Registry.open(url=url, store=tmp_path / "new" / "store", writable=True).close()
+    assert not (tmp_path / "new").exists()  # checked, not created
