@@ -62,7 +62,13 @@ def file_lock(path: Path, exclusive: bool = True) -> Iterator[None]:
 
 
 def current_umask() -> int:
-    """The process umask (read by setting it and putting it back: there is no getter)."""
+    """The process umask: from /proc where there is one (no race with other threads), else
+    by setting it and putting it back (Python has no getter)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

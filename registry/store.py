@@ -528,6 +528,9 @@ class Registry:
     ) -> CheckpointRecord:
         """Store ``data`` (safetensors bytes) and record it as the next version of ``name``.
 
+        ``data`` must be a recgraft checkpoint holding the ``encoder`` (and ``strategy``) named
+        here; anything else raises :class:`InvalidCheckpointError` before a file is stored.
+
         ``parents`` are ``(reference, relation)`` pairs, e.g. ``("ml-1m-transformer@1",
         "finetune")``; they must resolve in this registry. ``aliases`` are set on the new
         version (moved here if they pointed elsewhere).
