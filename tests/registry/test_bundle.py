@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recgraft.registry import (
     BundleError,
@@ -153,7 +155,7 @@ def test_export_writes_a_normal_file_under_the_umask(
 
 
 def _manifest(registry: Registry, ref: str, tmp_path: Path) -> dict[str, Any]:
-    bundle = registry.export_bundle(ref, tmp_path / f"{ref}-exported.tar")
+    bundle = registry.export_bundle(ref, tmp_path / f"{ref}-exported.tar", force=True)
     with tarfile.open(bundle) as tar:
         return json.load(tar.extractfile("recgraft-bundle.json"))  # type: ignore[arg-type]
 
@@ -299,3 +301,31 @@ def test_import_errors_are_one_line_naming_the_field(
     text = str(raised.value)
     assert message in text and "\n" not in text and text.startswith(f"{bad}: ")
     assert other.list() == []
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(["name", "version", "domain", "encoder", "encoder_config", "parents", "tags",
+                              "size", "digest", "created_at", "strategy", "extra", "aliases"]),
+       value=JSON)
+def test_any_record_value_imports_or_is_one_registry_error(
+    make: Any, registry: Registry, other: Registry, tmp_path: Path, field: str, value: Any
+) -> None:
+    if not registry.names():
+        make(registry, "pre")
+    manifest = _manifest(registry, "pre", tmp_path)
+    bundle = registry.export_bundle("pre", tmp_path / "good.tar", force=True)
+    with tarfile.open(bundle) as tar:
+        data = tar.extractfile(manifest["file"]).read()  # type: ignore[union-attr]
+    changed = {**manifest, "checkpoint": {**manifest["checkpoint"], field: value}}
+    bad = _write_bundle(tmp_path / "bad.tar", changed, {manifest["file"]: data})
+    try:
+        other.import_bundle(bad)
+    except RegistryError as exc:
+        assert "\n" not in str(exc)
