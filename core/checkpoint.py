@@ -3,29 +3,36 @@
 A checkpoint carries everything needed to use the model without the training data: the
 components' names and configs, the item vocabulary, and where and how it was trained.
 Tensors are saved from the CPU, so a checkpoint trained on a GPU loads anywhere.
+
+Reading checks the header first (:mod:`recgraft.registry.checkpoint_format`, the one
+definition of a checkpoint's structure), then each module's tensors against a copy of the
+module built on the meta device, so a malformed checkpoint is a :class:`CheckpointFormatError`
+naming it, never a crash or a huge allocation.
 """
 
 from __future__ import annotations
 
 import json
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from recgraft.data.domain import Vocabulary
 from recgraft.encoder import Encoder
 from recgraft.errors import RecgraftError
+from recgraft.registry.checkpoint_format import FORMAT, inspect_checkpoint
+from recgraft.registry.errors import InvalidCheckpointError
 
 if TYPE_CHECKING:
     from recgraft.registry import Registry
 
-FORMAT = "recgraft/1"
+M = TypeVar("M", bound=torch.nn.Module)
 CheckpointReader = Callable[[str], tuple[str, bytes]]  # reference -> (resolved NAME@N, checkpoint bytes)
 
 
@@ -49,6 +56,12 @@ class CheckpointContents:
 
     tensors: dict[str, torch.Tensor]
     metadata: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None  # the registry reference it was read from, for messages
+
+    @property
+    def label(self) -> str:
+        """How messages name this checkpoint."""
+        return f"checkpoint {self.source}" if self.source else "checkpoint"
 
     def module_state(self, prefix: str) -> dict[str, torch.Tensor]:
         """The state dict saved under ``prefix.``."""
@@ -80,35 +93,64 @@ def text_columns(features: dict[str, np.ndarray]) -> dict[str, list[str]]:
     }
 
 
-def read_metadata(data: bytes) -> dict[str, Any]:
-    """The recgraft metadata of a checkpoint, without loading its tensors."""
+def read_metadata(data: bytes, source: str | None = None) -> dict[str, Any]:
+    """The recgraft metadata of a checkpoint, its structure checked, without loading tensors."""
     try:
-        (length,) = struct.unpack("<Q", data[:8])
-        header = json.loads(data[8 : 8 + length])
-        metadata = json.loads(header["__metadata__"]["recgraft"])
-    except (struct.error, ValueError, KeyError, TypeError) as exc:
-        raise CheckpointFormatError(f"not a recgraft checkpoint: {exc}") from None
-    if metadata.get("format") != FORMAT:
-        raise CheckpointFormatError(f"unsupported checkpoint format {metadata.get('format')!r}")
-    return dict(metadata)
+        return dict(inspect_checkpoint(bytes(data)).metadata)
+    except InvalidCheckpointError as exc:
+        raise CheckpointFormatError(f"{CheckpointContents({}, {}, source).label}: {exc}") from None
 
 
-def from_bytes(data: bytes) -> CheckpointContents:
-    """Tensors (on the CPU) and metadata of a checkpoint."""
-    metadata = read_metadata(data)
-    return CheckpointContents(load_tensors(data), metadata)
+def from_bytes(data: bytes, source: str | None = None) -> CheckpointContents:
+    """Tensors (on the CPU) and metadata of a checkpoint (``source``: its reference, for messages)."""
+    metadata = read_metadata(data, source)
+    try:
+        tensors = load_tensors(bytes(data))
+    except SafetensorError as exc:  # the header was checked: only a corner it does not cover
+        raise CheckpointFormatError(f"{CheckpointContents({}, {}, source).label}: {exc}") from None
+    return CheckpointContents(tensors, metadata, source)
+
+
+def load_module(contents: CheckpointContents, build: Callable[[], M], prefix: str) -> M:
+    """``build()`` with the checkpoint's ``prefix.`` tensors loaded into it.
+
+    The tensors are first compared with a copy built on the meta device (no memory): a
+    config that does not fit them (an item list of another length than the embedding
+    rows, a huge ``embedding_dim``) is refused before anything real is allocated.
+    """
+    state = contents.module_state(prefix)
+    try:
+        with torch.device("meta"):
+            skeleton = build()
+    except RecgraftError as exc:  # an unknown plugin, a config its plugin refuses
+        raise type(exc)(f"{contents.label}: {exc}") from None
+    expected = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
+    missing = sorted(expected.keys() - state.keys())
+    unexpected = sorted(state.keys() - expected.keys())
+    if missing or unexpected:
+        raise CheckpointFormatError(
+            f"{contents.label}: its {prefix} tensors do not fit its components "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
+    for key, shape in expected.items():
+        if tuple(state[key].shape) != shape:
+            raise CheckpointFormatError(
+                f"{contents.label}: tensor {prefix}.{key} has shape {list(state[key].shape)}, "
+                f"its recorded config and {len(contents.items) - 1} items make {list(shape)}"
+            )
+    module = build()
+    module.load_state_dict(state)
+    return module
 
 
 def build_encoder(contents: CheckpointContents, prefix: str = "encoder") -> Encoder:
     """Rebuild the encoder a checkpoint holds, through the plugin catalogue."""
-    from recgraft.plugin_manager import catalog
+    from recgraft.pretrain import build_encoder as fresh
 
     spec = contents.metadata["components"][prefix]
-    cls = catalog().get("encoder", spec["name"])
-    config = catalog().config("encoder", spec["name"], spec["config"])
-    encoder = cls(config, num_items=len(contents.items) - 1)
-    encoder.load_state_dict(contents.module_state(prefix))
-    return encoder
+    return load_module(
+        contents, lambda: fresh(spec["name"], spec["config"], len(contents.items) - 1), prefix
+    )
 
 
 def training_provenance(device: torch.device, precision: str) -> dict[str, str]:

@@ -153,9 +153,12 @@ class Recommender:
         return result
 
 
-def load_recommender(data: bytes | CheckpointContents, device: torch.device | str = "cpu") -> Recommender:
-    """A recommender from checkpoint bytes: a pretrained encoder or a transferred model."""
-    contents = from_bytes(data) if isinstance(data, bytes | bytearray) else data
+def load_recommender(
+    data: bytes | CheckpointContents, device: torch.device | str = "cpu", source: str | None = None
+) -> Recommender:
+    """A recommender from checkpoint bytes: a pretrained encoder or a transferred model
+    (``source``: the checkpoint's reference, named in errors)."""
+    contents = from_bytes(data, source) if isinstance(data, bytes | bytearray) else data
     device = torch.device(device)
     if contents.metadata.get("kind") == "transfer":
         from recgraft.transfer import model_from_contents

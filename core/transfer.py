@@ -89,7 +89,7 @@ class SourceModel:
     @classmethod
     def from_contents(cls, contents: CheckpointContents, reference: str | None = None) -> SourceModel:
         """The encoder a checkpoint holds (a pretrained one, or the encoder of a transferred model)."""
-        from recgraft.checkpoint import build_encoder
+        from recgraft.checkpoint import build_encoder, load_module
 
         prefix = "model.encoder" if contents.metadata.get("kind") == KIND else "encoder"
         spec = contents.metadata["components"]["encoder"]
@@ -98,8 +98,7 @@ class SourceModel:
         else:
             from recgraft.pretrain import build_encoder as fresh
 
-            encoder = fresh(spec["name"], spec["config"], len(contents.items) - 1)
-            encoder.load_state_dict(contents.module_state(prefix))
+            encoder = load_module(contents, lambda: fresh(spec["name"], spec["config"], len(contents.items) - 1), prefix)
         features = {k: np.asarray(v, dtype=object) for k, v in contents.metadata.get("item_features", {}).items()}
         return cls(encoder, spec["name"], contents.items, features, reference, contents.metadata.get("domain"))
 
@@ -173,7 +172,7 @@ class Transfer:
     @classmethod
     def from_bytes(cls, data: bytes, reference: str | None = None, **options: Any) -> Transfer:
         """From checkpoint bytes (no registry)."""
-        return cls(SourceModel.from_contents(from_bytes(data), reference), **options)
+        return cls(SourceModel.from_contents(from_bytes(data, reference), reference), **options)
 
     @classmethod
     def from_pretrained(cls, pretrained: PretrainedEncoder, reference: str | None = None, **options: Any) -> Transfer:
@@ -258,7 +257,7 @@ class Transfer:
         def load(reference: str, fresh: bool) -> Encoder:
             try:
                 resolved, data = read(reference)
-                other = SourceModel.from_contents(from_bytes(data), resolved)
+                other = SourceModel.from_contents(from_bytes(data, resolved), resolved)
             except (RecgraftError, RegistryError) as error:  # the same error, saying who asked for what
                 raise type(error)(f"strategy {self.strategy_name!r} reads {reference!r}: {error}") from error
             alignment = _align(other, target, self.align_on, None)
@@ -424,22 +423,11 @@ def _finite(value: Any) -> Any:
 
 def model_from_contents(contents: CheckpointContents) -> TransferModel:
     """Rebuild a transferred model from its checkpoint (through the plugin catalogue)."""
+    from recgraft.checkpoint import load_module
     from recgraft.pretrain import build_encoder
 
     spec = contents.metadata["components"]
     num_items = len(contents.items) - 1
-    encoder = build_encoder(spec["encoder"]["name"], spec["encoder"]["config"], num_items)
-    extractor = catalog().get("extractor", spec["extractor"]["name"])(
-        catalog().config("extractor", spec["extractor"]["name"], spec["extractor"]["config"]))
-    head_cls = catalog().get("head", spec["head"]["name"])
-    head_config = catalog().config("head", spec["head"]["name"], spec["head"]["config"])
-    strategy = catalog().get("strategy", spec["strategy"]["name"])(
-        catalog().config("strategy", spec["strategy"]["name"], spec["strategy"]["config"]))
-
-    def make_head(feature_dim: int, item_dim: int) -> Head:
-        head: Head = head_cls(head_config, feature_dim, item_dim)
-        return head
-
     recorded = spec.get("pretrained", {})
 
     def architecture_of(reference: str, fresh: bool) -> Encoder:  # the weights come with the state below
@@ -447,10 +435,24 @@ def model_from_contents(contents: CheckpointContents) -> TransferModel:
             other = recorded[reference]["encoder"]
             name, config = other["name"], other["config"]
         except (KeyError, TypeError):
-            raise CheckpointFormatError(f"the checkpoint does not record the architecture of {reference!r}") from None
+            raise CheckpointFormatError(f"{contents.label} does not record the architecture of {reference!r}") from None
         return build_encoder(name, config, num_items)
 
-    context = TransferContext(encoder, spec["encoder"]["name"], extractor, make_head, num_items, architecture_of)
-    model: TransferModel = strategy.build(context)
-    model.load_state_dict(contents.module_state("model"))
-    return model.eval()
+    def build() -> TransferModel:
+        encoder = build_encoder(spec["encoder"]["name"], spec["encoder"]["config"], num_items)
+        extractor = catalog().get("extractor", spec["extractor"]["name"])(
+            catalog().config("extractor", spec["extractor"]["name"], spec["extractor"]["config"]))
+        head_cls = catalog().get("head", spec["head"]["name"])
+        head_config = catalog().config("head", spec["head"]["name"], spec["head"]["config"])
+        strategy = catalog().get("strategy", spec["strategy"]["name"])(
+            catalog().config("strategy", spec["strategy"]["name"], spec["strategy"]["config"]))
+
+        def make_head(feature_dim: int, item_dim: int) -> Head:
+            head: Head = head_cls(head_config, feature_dim, item_dim)
+            return head
+
+        context = TransferContext(encoder, spec["encoder"]["name"], extractor, make_head, num_items, architecture_of)
+        model: TransferModel = strategy.build(context)
+        return model
+
+    return load_module(contents, build, "model").eval()

@@ -16,6 +16,7 @@ store="s3://bucket/checkpoints")`` (extras ``postgres`` and ``storage``).
 
 from __future__ import annotations
 
+from recgraft.registry.checkpoint_format import CheckpointHeader, inspect_checkpoint
 from recgraft.registry.checkpoints import CheckpointStore, Store, open_store
 from recgraft.registry.entities import AliasEvent, CheckpointRecord, FileProblem, VerifyReport
 from recgraft.registry.errors import (
@@ -23,8 +24,10 @@ from recgraft.registry.errors import (
     CheckpointIntegrityError,
     ConflictError,
     HasDescendantsError,
+    InvalidCheckpointError,
     InvalidRecordError,
     InvalidReferenceError,
+    NoRegistryError,
     NotFoundError,
     RegistryError,
     SchemaOutOfDateError,
@@ -36,17 +39,20 @@ from recgraft.registry.store import Registry
 __all__ = [
     "AliasEvent",
     "BundleError",
+    "CheckpointHeader",
     "CheckpointIntegrityError",
     "CheckpointRecord",
     "CheckpointStore",
     "ConflictError",
     "FileProblem",
     "HasDescendantsError",
+    "InvalidCheckpointError",
     "InvalidRecordError",
     "InvalidReferenceError",
     "Lineage",
     "LineageEdge",
     "LineageNode",
+    "NoRegistryError",
     "NotFoundError",
     "Reference",
     "Registry",
@@ -54,6 +60,7 @@ __all__ = [
     "SchemaOutOfDateError",
     "Store",
     "VerifyReport",
+    "inspect_checkpoint",
     "open_store",
     "parse_reference",
     "validate_name",

@@ -7,33 +7,44 @@ Layout::
                                           "file": "checkpoint/<sha256>.safetensors"}
     checkpoint/<sha256>.safetensors      the checkpoint's bytes
 
-Importing reads only those two members (nothing is extracted to disk by name), checks the
-file's size and sha256 against the record, registers it as the next version of its name in
+Importing reads only those two members, the manifest first (nothing is extracted to disk by
+name; the checkpoint is streamed to a temporary file, cut off at its recorded size), checks
+the file's size, sha256 and checkpoint header against the record, registers it as the next version of its name in
 this registry, and links each parent to the checkpoint here with the same name and digest;
 a parent not found here stays in the lineage by its reference (marked missing).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import re
+import stat
 import tarfile
 import tempfile
 import time
+import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from recgraft.registry.checkpoints import sha256_hex
+from recgraft.registry.checkpoint_format import check_matches_record, read_checkpoint_header
+from recgraft.registry.checkpoints import current_umask as _umask
 from recgraft.registry.entities import CheckpointRecord
-from recgraft.registry.errors import BundleError, CheckpointIntegrityError, RegistryError
+from recgraft.registry.errors import (
+    BundleError,
+    CheckpointIntegrityError,
+    InvalidCheckpointError,
+    InvalidReferenceError,
+    RegistryError,
+)
 from recgraft.registry.models import SqlCheckpoint
-from recgraft.registry.references import format_reference
+from recgraft.registry.references import format_reference, parse_reference, validate_name
 
 if TYPE_CHECKING:
     from recgraft.registry.store import ParentLink, Registry
@@ -43,6 +54,8 @@ FORMAT_VERSION = 1
 MANIFEST = "recgraft-bundle.json"
 _FILE_MEMBER = re.compile(r"checkpoint/[0-9a-f]{64}\.safetensors")
 IMPORTED_FROM = "recgraft.imported_from"
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024  # records of a checkpoint and its ancestry: far less
+COPY_BLOCK = 1 << 20
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -53,8 +66,44 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def export_bundle(registry: Registry, ref: str, path: Path) -> Path:
+def _target(path: Path, force: bool) -> None:
+    """Refuse to write the bundle over an existing path (unless ``force``, and then only over
+    a regular file: never a device, a folder, a link or a socket)."""
+    try:
+        mode = path.lstat().st_mode
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (the folder is made later)
+        return
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot write a bundle there: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise BundleError(f"{path} exists and is not a regular file: refusing to replace it")
+    if not force:
+        raise BundleError(f"{path} already exists: use --force (force=True) to replace it")
+
+
+def _publish(tmp: Path, path: Path, force: bool) -> None:
+    """Move the finished ``tmp`` to ``path``: without ``force`` by a hard link, which fails if
+    something appeared at ``path`` meanwhile (where links are unsupported, after a check)."""
+    _target(path, force)  # checked again just before publishing
+    if not force:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links on this filesystem: checked just above
+            os.replace(tmp, path)
+        else:
+            tmp.unlink()
+        return
+    os.replace(tmp, path)
+
+
+def export_bundle(registry: Registry, ref: str, path: Path, force: bool = False) -> Path:
     record = registry.resolve(ref)
+    path = path.expanduser()
+    if path.is_dir():
+        path = path / f"{record.name}-{record.version}.tar"
+    _target(path, force)
     data = registry.read_bytes(record)  # verified
     lineage = registry.lineage(record.reference)
     ancestors = []
@@ -71,11 +120,13 @@ def export_bundle(registry: Registry, ref: str, path: Path) -> Path:
         "ancestors": ancestors,
         "file": member,
     }
-    path = path.expanduser()
-    if path.is_dir():
-        path = path / f"{record.name}-{record.version}.tar"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tar", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tar", dir=path.parent)
+    except OSError as exc:
+        raise BundleError(
+            f"{path}: cannot create its folder {path.parent}: {exc.strerror or exc}"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             with tarfile.open(fileobj=handle, mode="w") as tar:
@@ -83,55 +134,157 @@ def export_bundle(registry: Registry, ref: str, path: Path) -> Path:
                 _add(tar, member, data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a bundle is a normal file
+        _publish(Path(tmp), path, force)
+    except FileExistsError:
+        Path(tmp).unlink(missing_ok=True)
+        raise BundleError(f"{path} already exists: use --force (force=True) to replace it") from None
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise BundleError(f"{path}: cannot write the bundle: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
 
-def _member(tar: tarfile.TarFile, name: str, path: Path) -> bytes:
+def _one_line(exc: ValidationError, where: str) -> str:
+    """A pydantic error as one line naming the field: ``checkpoint.size: Input should be ...``."""
+    errors = exc.errors()
+    first = errors[0]
+    field = ".".join([where, *(str(part) for part in first["loc"])])
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{field}: {first['msg']}{more}"
+
+
+def _record(value: object, where: str, path: Path) -> CheckpointRecord:
+    """A record of the manifest, each of its parents' references checked."""
     try:
-        info = tar.getmember(name)
-    except KeyError:
-        raise BundleError(f"{path}: not a recgraft bundle (no {name})") from None
-    if not info.isfile():
-        raise BundleError(f"{path}: {name} is not a regular file")
-    handle = tar.extractfile(info)
-    if handle is None:  # pragma: no cover
-        raise BundleError(f"{path}: cannot read {name}")
-    return handle.read()
+        record = CheckpointRecord.model_validate(value)
+    except ValidationError as exc:
+        raise BundleError(f"{path}: bad bundle record: {_one_line(exc, where)}") from None
+    for i, (reference, relation) in enumerate(record.parents):
+        try:
+            parse_reference(reference)
+            validate_name(relation, "relation")
+        except InvalidReferenceError as exc:
+            raise BundleError(f"{path}: bad bundle record: {where}.parents.{i}: {exc}") from None
+    return record
+
+
+def _manifest(data: bytes, path: Path) -> tuple[CheckpointRecord, list[CheckpointRecord], str]:
+    """The record, ancestry records and checkpoint member name of a manifest."""
+    try:
+        manifest: Any = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path}: {MANIFEST} is not JSON: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleError(f"{path}: not a recgraft bundle ({MANIFEST} has no format {FORMAT!r})")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise BundleError(
+            f"{path}: bundle format version {manifest.get('format_version')!r} is not supported "
+            f"(this recgraft reads {FORMAT_VERSION})"
+        )
+    member = manifest.get("file")
+    if not isinstance(member, str) or not _FILE_MEMBER.fullmatch(member):
+        raise BundleError(f"{path}: bad bundle record: file: bad checkpoint member name {member!r}")
+    if "checkpoint" not in manifest:
+        raise BundleError(f"{path}: bad bundle record: checkpoint: missing")
+    record = _record(manifest["checkpoint"], "checkpoint", path)
+    ancestors = manifest.get("ancestors", [])
+    if not isinstance(ancestors, list):
+        raise BundleError(f"{path}: bad bundle record: ancestors: not a list")
+    if member != f"checkpoint/{record.digest}.safetensors":
+        raise BundleError(
+            f"{path}: bad bundle record: file: {member!r} is not named by checkpoint.digest"
+        )
+    return record, [_record(a, f"ancestors.{i}", path) for i, a in enumerate(ancestors)], member
+
+
+def _copy_capped(source: BinaryIO, target: BinaryIO, cap: int, what: str) -> str:
+    """Copy at most ``cap`` bytes (more is a :class:`BundleError`); the sha256 of the copy."""
+    digest = hashlib.sha256()
+    copied = 0
+    while block := source.read(min(COPY_BLOCK, cap + 1 - copied)):
+        copied += len(block)
+        if copied > cap:
+            raise BundleError(f"{what} holds more than the {cap} bytes its record says")
+        digest.update(block)
+        target.write(block)
+    return digest.hexdigest()
 
 
 def read_bundle(path: Path) -> tuple[CheckpointRecord, list[CheckpointRecord], bytes]:
-    """The record, ancestry records and verified bytes of a bundle."""
+    """The record, ancestry records and verified bytes of a bundle.
+
+    Members are read in order, the manifest first (at most :data:`MAX_MANIFEST_BYTES`), then
+    the checkpoint, streamed to a temporary file and cut off at the size its record gives: a
+    small compressed bundle cannot inflate into memory. Any other member is refused.
+    """
     if not path.is_file():
         raise BundleError(f"{path}: no such bundle file")
-    try:
-        with tarfile.open(path, mode="r:*") as tar:
-            manifest: Any = json.loads(_member(tar, MANIFEST, path))
-            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                raise BundleError(f"{path}: not a recgraft bundle")
-            if manifest.get("format_version") != FORMAT_VERSION:
-                raise BundleError(
-                    f"{path}: bundle format version {manifest.get('format_version')} is not supported "
-                    f"(this recgraft reads {FORMAT_VERSION})"
-                )
-            member = manifest.get("file")
-            if not isinstance(member, str) or not _FILE_MEMBER.fullmatch(member):
-                raise BundleError(f"{path}: bad checkpoint member name {member!r}")
-            record = CheckpointRecord.model_validate(manifest["checkpoint"])
-            ancestors = [CheckpointRecord.model_validate(a) for a in manifest.get("ancestors", [])]
-            data = _member(tar, member, path)
-    except (tarfile.TarError, OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{path}: not a readable recgraft bundle: {exc}") from None
-    except (ValidationError, KeyError, TypeError) as exc:
-        raise BundleError(f"{path}: bundle record is invalid: {str(exc).splitlines()[0]}") from None
-    if len(data) != record.size or sha256_hex(data) != record.digest:
-        raise CheckpointIntegrityError(
-            f"{path}: the checkpoint file in the bundle does not match its record's size and sha256"
-        )
-    return record, ancestors, data
+    found: tuple[CheckpointRecord, list[CheckpointRecord], str] | None = None
+    with tempfile.TemporaryFile() as spool:
+        digest = None
+        try:
+            with tarfile.open(path, mode="r:*") as tar:
+                for info in tar:
+                    where = f"{path}: member {info.name!r}"
+                    if found is None and info.name != MANIFEST:
+                        raise BundleError(f"{path}: not a recgraft bundle ({MANIFEST} is not first)")
+                    if not info.isfile():
+                        raise BundleError(f"{where} is not a regular file")
+                    if found is None:
+                        if info.size > MAX_MANIFEST_BYTES:
+                            raise BundleError(
+                                f"{where} has {info.size} bytes (at most {MAX_MANIFEST_BYTES})"
+                            )
+                        found = _manifest(_read(tar, info, where), path)
+                    elif info.name == found[2] and digest is None:
+                        size = found[0].size
+                        if info.size != size:
+                            raise CheckpointIntegrityError(
+                                f"{where} has {info.size} bytes, its record says {size}"
+                            )
+                        digest = _copy_capped(_open(tar, info, where), spool, size, where)
+                    else:
+                        raise BundleError(f"{where} is not part of a recgraft bundle")
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+            raise BundleError(f"{path}: not a readable recgraft bundle: {_text(exc)}") from None
+        if found is None:
+            raise BundleError(f"{path}: not a recgraft bundle (no {MANIFEST})")
+        record, ancestors, member = found
+        if digest is None:
+            raise BundleError(f"{path}: the bundle has no {member}")
+        if digest != record.digest:
+            raise CheckpointIntegrityError(
+                f"{path}: the checkpoint file in the bundle does not match its record's sha256"
+            )
+        spool.seek(0)
+        try:  # the header, before the whole file is read into memory
+            check_matches_record(
+                read_checkpoint_header(spool, record.size), record.encoder, record.strategy
+            )
+        except InvalidCheckpointError as exc:
+            raise InvalidCheckpointError(f"{path}: cannot register {record.name}: {exc}") from None
+        spool.seek(0)
+        return record, ancestors, spool.read()
+
+
+def _open(tar: tarfile.TarFile, info: tarfile.TarInfo, where: str) -> BinaryIO:
+    handle = tar.extractfile(info)
+    if handle is None:  # pragma: no cover
+        raise BundleError(f"{where} cannot be read")
+    return cast(BinaryIO, handle)
+
+
+def _read(tar: tarfile.TarFile, info: tarfile.TarInfo, where: str) -> bytes:
+    return _open(tar, info, where).read(info.size)
+
+
+def _text(exc: BaseException) -> str:
+    """An exception's message on one line."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def import_bundle(registry: Registry, path: Path) -> CheckpointRecord:

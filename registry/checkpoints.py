@@ -5,7 +5,9 @@ the record, whichever store wrote the file: a record made on one machine reads o
 that sees the same storage. The stores never unpickle anything: they only move bytes.
 
 :class:`CheckpointStore` is a local folder (a path or a ``file://`` URL). Files are written
-atomically (a temporary file in the same folder, fsync, ``os.replace``, fsync of the folder).
+atomically (a temporary file in the same folder, fsync, ``os.replace``, fsync of the folder),
+with the permissions of any new file (``0666`` less the umask: ``0644`` under umask 022, so a
+team's shared store can be group-readable).
 Writers hold a shared lock on ``ROOT/.lock`` from writing a file until its record is
 committed; deleting files (``verify --clean``, ``remove``) takes the lock exclusively, so a
 file being registered is never taken for an orphan.
@@ -29,7 +31,8 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
-from recgraft.registry.errors import CheckpointIntegrityError, RegistryError
+from recgraft.registry.checkpoint_format import check_matches_record, read_checkpoint_header
+from recgraft.registry.errors import CheckpointIntegrityError, InvalidCheckpointError, RegistryError
 
 SUFFIX = ".safetensors"
 FILE_RE = re.compile(r"[0-9a-f]{64}\.safetensors")
@@ -56,6 +59,19 @@ def file_lock(path: Path, exclusive: bool = True) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def current_umask() -> int:
+    """The process umask: from /proc where there is one (no race with other threads), else
+    by setting it and putting it back (Python has no getter)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def sha256_hex(data: bytes) -> str:
@@ -160,6 +176,21 @@ def check_uri(uri: str, digest: str, size: int) -> tuple[str, str] | None:
     return None
 
 
+def check_file_format(
+    uri: str, size: int, encoder: str, strategy: str | None
+) -> tuple[str, str] | None:
+    """None if the file at ``uri`` is a recgraft checkpoint of this record, else
+    ``("not a checkpoint", detail)`` (``verify`` runs it on files whose digest matched)."""
+    try:
+        with open_uri(uri) as (handle, _):
+            check_matches_record(read_checkpoint_header(handle, size), encoder, strategy)
+    except InvalidCheckpointError as exc:
+        return "not a checkpoint", f"{_where(uri)}: {exc}"
+    except OSError as exc:
+        return "missing", f"cannot read {_where(uri)}: {exc.strerror or exc}"
+    return None
+
+
 def _fsync_dir(path: Path) -> None:
     if os.name != "posix":  # pragma: no cover
         return
@@ -194,6 +225,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete(self, uri: str) -> None:
         """Delete the file at ``uri`` (one of this store's); a missing file is no error."""
+
+    def check_writable(self) -> None:
+        """Raise :class:`RegistryError` if files surely cannot be written here (checked by
+        writers before long work, e.g. training); a no-op where that cannot be told cheaply."""
+        return None
 
     def settled(self, uri: str) -> bool:
         """Whether an unreferenced file at ``uri`` is an orphan rather than a write in flight."""
@@ -230,6 +266,20 @@ class CheckpointStore(Store):
     def uri_for(self, digest: str) -> str:
         return self.path_for(digest).as_uri()
 
+    def check_writable(self) -> None:
+        """The root is a folder, or can be made in the nearest folder above it; writable."""
+        existing = self.root
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise RegistryError(
+                f"cannot use the checkpoint store {self.root}: {existing} is not a folder"
+            )
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise RegistryError(
+                f"cannot use the checkpoint store {self.root}: {existing} is not writable"
+            )
+
     # -- locking -----------------------------------------------------------------------------
     def writing(self) -> contextlib.AbstractContextManager[None]:
         """Shared lock: hold it from writing a file until its record is committed."""
@@ -254,6 +304,7 @@ class CheckpointStore(Store):
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
+                os.fchmod(handle.fileno(), 0o666 & ~current_umask())  # mkstemp made it 0600
                 os.fsync(handle.fileno())
             os.replace(tmp_name, target)
         except BaseException:

@@ -23,13 +23,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from recgraft.registry.checkpoints import file_lock
-from recgraft.registry.errors import RegistryError, SchemaOutOfDateError
+from recgraft.registry.errors import NoRegistryError, RegistryError, SchemaOutOfDateError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The revisions this code knows, oldest first; the last is what it needs.
 KNOWN_REVISIONS: tuple[str, ...] = ("0001", "0002")
 SCHEMA_HEAD = KNOWN_REVISIONS[-1]
 UPGRADE_HINT = "run `recgraft registry upgrade` (or Registry.open(..., upgrade=True))"
+CREATE_HINT = "the first write (pretrain, transfer, registry import) or `recgraft registry upgrade` creates it"
 BUSY_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10
 READ_ONLY = "recgraft_read_only"
@@ -41,8 +42,12 @@ _DEFAULT_STORE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 
 def default_home() -> Path:
-    """``$RECGRAFT_HOME``, else ``~/.recgraft`` (read at call time)."""
-    return Path(os.environ.get("RECGRAFT_HOME") or Path.home() / ".recgraft").expanduser()
+    """``$RECGRAFT_HOME``, else ``~/.recgraft`` (read at call time); it must be a folder if
+    it exists (:class:`RegistryError` otherwise)."""
+    home = Path(os.environ.get("RECGRAFT_HOME") or Path.home() / ".recgraft").expanduser()
+    if home.exists() and not home.is_dir():
+        raise RegistryError(f"the recgraft home {home} (RECGRAFT_HOME) is not a folder")
+    return home
 
 
 def resolve_url(url: str | None = None, home: str | Path | None = None) -> str:
@@ -114,18 +119,27 @@ def _parse(url: str) -> URL:
     return parsed
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, create: bool = True) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE.
 
-    A malformed URL, an unknown database or a missing driver raise :class:`RegistryError`.
+    ``create``: a SQLite file may be created (and its folders); otherwise a missing one raises
+    :class:`NoRegistryError`. A malformed URL, an unknown database or a missing driver raise
+    :class:`RegistryError`.
     """
     parsed = _parse(url)
     backend = parsed.get_backend_name()
     try:
         if backend == "sqlite":
             path = sqlite_file(url)
+            if path is not None and not create and not path.exists():
+                raise NoRegistryError(f"no registry at {path}: {CREATE_HINT}")
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise RegistryError(
+                        f"cannot create the registry folder {path.parent}: {exc.strerror or exc}"
+                    ) from None
             engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_S})
             _configure_sqlite(engine)
             return engine
@@ -140,6 +154,15 @@ def make_engine(url: str) -> Engine:
         raise RegistryError(
             f"the database driver for {parsed.drivername} is not installed ({exc.name or exc}){hint}"
         ) from None
+
+
+def check_writable(url: str) -> None:
+    """Raise :class:`RegistryError` if a SQLite database file exists but cannot be written."""
+    path = sqlite_file(url)
+    if path is None or not path.exists():
+        return
+    if not path.is_file() or not os.access(path, os.R_OK | os.W_OK):
+        raise RegistryError(f"cannot write the registry database {path}")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -181,12 +204,13 @@ def lock_until_commit(connection: Connection, name: str) -> None:
 
 
 def current_revision(bind: Engine | Connection) -> tuple[str | None, bool]:
-    """``(alembic revision or None, whether the registry's tables exist)``."""
+    """``(alembic revision or None, whether the database has any table)``: no revision and
+    tables means a database recgraft did not make (never written into)."""
     if isinstance(bind, Engine):
         with bind.execution_options(**{READ_ONLY: True}).connect() as conn:
             return current_revision(conn)
     insp = inspect(bind)
-    has_tables = insp.has_table("checkpoints")
+    has_tables = bool(insp.get_table_names())
     if not insp.has_table("alembic_version"):
         return None, has_tables
     rows = bind.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
@@ -244,16 +268,21 @@ def _ensure_in_transaction(engine: Engine, upgrade: bool) -> tuple[str | None, b
         return SCHEMA_HEAD, True
 
 
-def ensure_schema(engine: Engine, url: str, upgrade: bool = False) -> None:
+def ensure_schema(engine: Engine, url: str, upgrade: bool = False, create: bool = True) -> None:
     """Create a fresh database's schema, or check (or, with ``upgrade``, bring) it up to date.
 
     Creation is serialized (a file lock for SQLite, an advisory lock for PostgreSQL), so
-    several processes may open a fresh database at once. An older or unknown schema raises
-    :class:`SchemaOutOfDateError`.
+    several processes may open a fresh database at once; without ``create`` (or ``upgrade``)
+    an empty database raises :class:`NoRegistryError` instead. An older or unknown schema,
+    or a database with tables of its own, raises :class:`SchemaOutOfDateError`.
     """
     revision, has_tables = current_revision(engine)
     if revision == SCHEMA_HEAD:
         return
+    if revision is None and has_tables:
+        _raise_schema_error(revision, url)
+    if revision is None and not (create or upgrade):
+        raise NoRegistryError(f"no registry in the database {describe_url(url)}: {CREATE_HINT}")
     path = sqlite_file(url)
     if path is not None:
         revision, has_tables = _ensure_sqlite_file(engine, path, upgrade)
@@ -261,10 +290,15 @@ def ensure_schema(engine: Engine, url: str, upgrade: bool = False) -> None:
         revision, has_tables = _ensure_in_transaction(engine, upgrade)
     if revision == SCHEMA_HEAD:
         return
+    _raise_schema_error(revision, url)
+
+
+def _raise_schema_error(revision: str | None, url: str) -> None:
     where = describe_url(url)
     if revision is None:
         raise SchemaOutOfDateError(
-            f"the database {where} has tables but no schema revision: it was not made by recgraft"
+            f"the database {where} has tables but no recgraft schema revision: it was not made "
+            "by recgraft (use an empty database or a new file)"
         )
     if revision in KNOWN_REVISIONS:
         raise SchemaOutOfDateError(

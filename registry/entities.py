@@ -55,11 +55,11 @@ class AliasEvent(BaseModel):
 
 
 class FileProblem(BaseModel):
-    """A record whose file is missing or does not match."""
+    """A record whose file is missing, does not match, or is not a recgraft checkpoint."""
 
     reference: str
     uri: str
-    problem: str  # "missing", "size mismatch" or "digest mismatch"
+    problem: str  # "missing", "size mismatch", "digest mismatch" or "not a checkpoint"
     detail: str
 
 

@@ -19,8 +19,17 @@ class NotFoundError(RegistryError, LookupError):
     """No checkpoint (or no live checkpoint) answers to that reference."""
 
 
+class NoRegistryError(NotFoundError):
+    """There is no registry there yet (a read never creates one; the first write does)."""
+
+
 class CheckpointIntegrityError(RegistryError):
     """A checkpoint file is missing, or its size or sha256 differs from its record."""
+
+
+class InvalidCheckpointError(RegistryError, ValueError):
+    """The bytes are not a recgraft checkpoint (not safetensors, a bad header, bad metadata),
+    or not the one its record describes."""
 
 
 class HasDescendantsError(RegistryError):

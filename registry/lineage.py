@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from recgraft.registry.errors import InvalidReferenceError
 from recgraft.registry.models import SqlCheckpoint, SqlLineageEdge
-from recgraft.registry.references import format_reference
+from recgraft.registry.references import format_reference, parse_reference
 
 FORMATS = ("tree", "mermaid", "json")
 
@@ -168,11 +169,10 @@ def build_lineage(session: Session, root: SqlCheckpoint) -> Lineage:
             edges[edge.id] = edge
             if edge.parent_id is None:
                 name = edge.parent_reference.partition("@")[0]
-                version = edge.parent_reference.partition("@")[2]
                 dangling[edge.parent_reference] = LineageNode(
                     reference=edge.parent_reference,
                     name=name,
-                    version=int(version) if version.isdigit() else None,
+                    version=_version_of(edge.parent_reference),
                     missing=True,
                 )
             elif edge.parent_id not in rows and edge.parent_id not in nxt:
@@ -223,3 +223,11 @@ def build_lineage(session: Session, root: SqlCheckpoint) -> Lineage:
             for e in sorted(edges.values(), key=lambda e: e.id)
         ],
     )
+
+
+def _version_of(reference: str) -> int | None:
+    """The version a stored parent reference names, None if it names none (or is malformed)."""
+    try:
+        return parse_reference(reference).version
+    except InvalidReferenceError:
+        return None

@@ -2,8 +2,9 @@
 
 Names, aliases, domains and tags share one spelling: ``[A-Za-z0-9._-]+``, starting with a
 letter or digit, at most 128 characters. That rules out path separators, whitespace and
-``@``. An alias may not be all digits (that would read as a version); ``latest`` is reserved
-and always means the newest live version.
+``@``. An alias may not look like a number (digits and dots: it would read as a version);
+``latest`` is reserved and always means the newest live version. Versions are ASCII digits,
+1 to :data:`MAX_VERSION` (the database stores a 32-bit integer).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from dataclasses import dataclass
 from recgraft.registry.errors import InvalidReferenceError
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+VERSION_PATTERN = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() accepts '１' and '²'
+NUMBER_LIKE = re.compile(r"[0-9.]+")
+MAX_VERSION = 2**31 - 1
 LATEST = "latest"
 
 
@@ -34,10 +38,13 @@ def validate_name(value: object, what: str = "name") -> str:
 
 
 def validate_alias(value: object) -> str:
-    """Return ``value`` if it can be an alias (a valid name, not all digits, not ``latest``)."""
+    """Return ``value`` if it can be an alias (a valid name, not number-like, not ``latest``)."""
     alias = validate_name(value, "alias")
-    if alias.isdigit():
-        raise InvalidReferenceError(f"invalid alias {alias!r}: an alias cannot be a number")
+    if NUMBER_LIKE.fullmatch(alias):
+        raise InvalidReferenceError(
+            f"invalid alias {alias!r}: an alias cannot be a number or look like one"
+            " (versions are 1, 2, ...)"
+        )
     if alias == LATEST:
         raise InvalidReferenceError(f"invalid alias {alias!r}: 'latest' is reserved")
     return alias
@@ -73,14 +80,19 @@ def parse_reference(ref: object) -> Reference:
         return Reference(name)
     if not selector:
         raise InvalidReferenceError(f"invalid reference {ref!r}: nothing after '@'")
-    if selector.isdigit():
-        version = int(selector)
-        if version < 1:
+    if VERSION_PATTERN.fullmatch(selector):
+        # Compare digit strings before int(): no huge integers, no int-to-str digit limit.
+        digits = selector.lstrip("0")
+        if not digits:
             raise InvalidReferenceError(f"invalid reference {ref!r}: versions start at 1")
-        return Reference(name, version=version)
+        if len(digits) > len(str(MAX_VERSION)) or int(digits) > MAX_VERSION:
+            raise InvalidReferenceError(
+                f"invalid reference {ref!r}: versions go up to {MAX_VERSION}"
+            )
+        return Reference(name, version=int(digits))
     if selector == LATEST:
         return Reference(name)
-    return Reference(name, alias=validate_name(selector, "alias"))
+    return Reference(name, alias=validate_alias(selector))
 
 
 def format_reference(name: str, version: int) -> str:

@@ -31,11 +31,13 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQL
 from sqlalchemy.orm import Session, selectinload
 
 from recgraft.registry import db
-from recgraft.registry.checkpoints import Store, open_store
+from recgraft.registry.checkpoint_format import check_matches_record, inspect_checkpoint
+from recgraft.registry.checkpoints import Store, check_file_format, open_store
 from recgraft.registry.entities import AliasEvent, CheckpointRecord, FileProblem, VerifyReport
 from recgraft.registry.errors import (
     ConflictError,
     HasDescendantsError,
+    InvalidCheckpointError,
     InvalidRecordError,
     NotFoundError,
     RegistryError,
@@ -302,22 +304,31 @@ class Registry:
         store: str | Path | None = None,
         *,
         upgrade: bool = False,
+        create: bool = True,
+        writable: bool = False,
     ) -> Registry:
-        """Open (creating if fresh) the registry.
+        """Open (creating if fresh, unless ``create`` is false) the registry.
 
         URL: ``url``, else ``$RECGRAFT_REGISTRY_URL``, else ``sqlite:///$RECGRAFT_HOME/registry.db``
         (PostgreSQL: ``postgresql://user:password@host/database``, the ``postgres`` extra).
         Files: ``store``, else ``$RECGRAFT_CHECKPOINTS``, else ``$RECGRAFT_HOME/checkpoints``;
         a folder or an fsspec URL such as ``s3://bucket/prefix`` (the ``storage`` extra).
-        A fresh database gets the current schema; an older one raises
-        :class:`SchemaOutOfDateError` unless ``upgrade`` is true. An unreachable database,
-        a bad URL or a missing driver raise :class:`RegistryError`.
+        A fresh database gets the current schema (without ``create``, for reading: a missing
+        or empty database raises :class:`NoRegistryError` and nothing is created); an older
+        one raises :class:`SchemaOutOfDateError` unless ``upgrade`` is true, and so does a
+        database with tables recgraft did not make. An unreachable database, a bad URL or a
+        missing driver raise :class:`RegistryError`. ``writable``: also check now that the
+        store and a SQLite file can be written (before, say, hours of training), else
+        :class:`RegistryError`.
         """
         resolved = db.resolve_url(url, home)
         checkpoints = open_store(db.resolve_store(store, home))
-        engine = db.make_engine(resolved)
+        if writable:
+            checkpoints.check_writable()
+            db.check_writable(resolved)
+        engine = db.make_engine(resolved, create=create or upgrade)
         try:
-            db.ensure_schema(engine, resolved, upgrade=upgrade)
+            db.ensure_schema(engine, resolved, upgrade=upgrade, create=create)
         except SQLAlchemyError as exc:
             engine.dispose()
             raise _translate_open(exc, resolved) from None
@@ -412,6 +423,11 @@ class Registry:
                 )
             ).first()
             if row is None:
+                known = session.scalar(
+                    select(SqlCheckpoint.id).where(SqlCheckpoint.name == parsed.name).limit(1)
+                )
+                if known is None:
+                    raise NotFoundError(f"no checkpoint named {parsed.name!r}")
                 raise NotFoundError(f"no alias {parsed.alias!r} on {parsed.name!r}")
             return row
         row = session.scalars(
@@ -512,6 +528,9 @@ class Registry:
     ) -> CheckpointRecord:
         """Store ``data`` (safetensors bytes) and record it as the next version of ``name``.
 
+        ``data`` must be a recgraft checkpoint holding the ``encoder`` (and ``strategy``) named
+        here; anything else raises :class:`InvalidCheckpointError` before a file is stored.
+
         ``parents`` are ``(reference, relation)`` pairs, e.g. ``("ml-1m-transformer@1",
         "finetune")``; they must resolve in this registry. ``aliases`` are set on the new
         version (moved here if they pointed elsewhere).
@@ -577,6 +596,11 @@ class Registry:
         tag_list = sorted({validate_name(t, "tag") for t in tags})
         if not isinstance(data, bytes | bytearray | memoryview):
             raise InvalidRecordError(f"checkpoint data must be bytes, not {type(data).__name__}")
+        data = bytes(data)
+        try:  # before the file is stored: never a record of something that is not a checkpoint
+            check_matches_record(inspect_checkpoint(data), encoder, strategy)
+        except InvalidCheckpointError as exc:
+            raise InvalidCheckpointError(f"cannot register {name}: {exc}") from None
         fields: dict[str, Any] = {
             "encoder": _text(encoder, "encoder"),
             "encoder_config": _json_dict(encoder_config, "encoder_config"),
@@ -590,7 +614,7 @@ class Registry:
             "extra": _json_dict(extra, "extra"),
         }
         with self.store.writing():
-            digest, size, uri = self.store.put(bytes(data))
+            digest, size, uri = self.store.put(data)
 
             def work(session: Session) -> CheckpointRecord:
                 db.lock_until_commit(session.connection(), _name_lock(name))
@@ -764,17 +788,21 @@ class Registry:
                         SqlCheckpoint.uri,
                         SqlCheckpoint.digest,
                         SqlCheckpoint.size,
+                        SqlCheckpoint.encoder,
+                        SqlCheckpoint.strategy,
                     )
                     .where(SqlCheckpoint.removed_at.is_(None))
                     .order_by(SqlCheckpoint.id)
                 ).all()
-            checked: dict[tuple[str, str, int], tuple[str, str] | None] = {}
-            for name, version, uri, digest, size in rows:
+            checked: dict[tuple[str, str, int, str, str | None], tuple[str, str] | None] = {}
+            for name, version, uri, digest, size, encoder, strategy in rows:
                 report.checked += 1
-                key = (uri, digest, size)
+                key = (uri, digest, size, encoder, strategy)
                 if key not in checked:
                     try:
-                        checked[key] = self.store.check(uri, digest, size)
+                        checked[key] = self.store.check(uri, digest, size) or check_file_format(
+                            uri, size, encoder, strategy
+                        )
                     except RegistryError as exc:
                         checked[key] = ("missing", str(exc))
                 problem = checked[key]
@@ -787,7 +815,7 @@ class Registry:
                     detail=problem[1],
                 )
                 (report.missing if problem[0] == "missing" else report.mismatched).append(entry)
-            referenced = {digest for _, _, _, digest, _ in rows}
+            referenced = {row.digest for row in rows}
             for uri, digest in self.store.files():
                 if digest is not None and (digest in referenced or not self.store.settled(uri)):
                     continue
@@ -803,11 +831,14 @@ class Registry:
         with self.session_scope(read_only=True) as session:
             return build_lineage(session, self._find(session, ref, include_removed=True))
 
-    def export_bundle(self, ref: str, path: str | Path) -> Path:
-        """Write ``ref``'s file, record and ancestry records into one ``.tar`` bundle."""
+    def export_bundle(self, ref: str, path: str | Path, force: bool = False) -> Path:
+        """Write ``ref``'s file, record and ancestry records into one ``.tar`` bundle.
+
+        An existing ``path`` is refused unless ``force`` (and never replaced unless it is a
+        regular file); a folder gets ``NAME-VERSION.tar`` inside it."""
         from recgraft.registry.bundle import export_bundle
 
-        return export_bundle(self, ref, Path(path))
+        return export_bundle(self, ref, Path(path), force=force)
 
     def import_bundle(self, path: str | Path) -> CheckpointRecord:
         """Register the checkpoint in a bundle (digest verified; parents re-linked if present)."""

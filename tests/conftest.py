@@ -143,3 +143,28 @@ def new_database_url(
         new_postgres = request.getfixturevalue("new_postgres_url")
         return lambda label: new_postgres()
     return lambda label: f"sqlite:///{tmp_path / f'{label}.db'}"
+
+
+def fake_checkpoint(payload: bytes = b"", encoder: str = "transformer", strategy: str | None = None,
+                    items: tuple[str, ...] = ("[PAD]", "i1", "i2")) -> bytes:
+    """A structurally valid recgraft checkpoint (no torch): ``payload`` as one uint8 tensor."""
+    import json
+
+    import numpy as np
+    from safetensors.numpy import save
+
+    metadata: dict[str, Any] = {"format": "recgraft/1", "components": {"encoder": {"name": encoder, "config": {}}},
+                                "items": list(items)}
+    if strategy is not None:
+        metadata["kind"] = "transfer"
+        for role, name in (("extractor", "last"), ("head", "dot"), ("strategy", strategy)):
+            metadata["components"][role] = {"name": name, "config": {}}
+    tensors = {"encoder.payload": np.frombuffer(payload, dtype=np.uint8).copy()}
+    return save(tensors, metadata={"recgraft": json.dumps(metadata)})
+
+
+@pytest.fixture
+def checkpoint_bytes() -> Callable[..., bytes]:
+    """``checkpoint_bytes(payload=b"", encoder="transformer", strategy=None, items=...)``: the
+    bytes of a small valid checkpoint for registry tests (see :func:`fake_checkpoint`)."""
+    return fake_checkpoint

@@ -32,7 +32,8 @@ def demo(seed: int, device: str, encoders: tuple[str, ...], registry_url: str | 
     started = time.perf_counter()
     progress = Progress(enabled=True)
     with tempfile.TemporaryDirectory(prefix="recgraft-demo-") as home:
-        registry = Registry.open(url=registry_url) if registry_url else Registry.open(home=home)
+        registry = (Registry.open(url=registry_url, writable=True) if registry_url
+                    else Registry.open(home=home, writable=True))
         where = registry_url or "a temporary registry"
         progress.log(f"recgraft demo: synthetic source and sparse target domains, checkpoints in {where}")
         report = run_demo(registry, encoders or tuple(ENCODERS), seed=seed, device=device, progress=progress)

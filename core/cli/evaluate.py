@@ -39,13 +39,13 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     from recgraft.recommender import load_recommender
     from recgraft.registry import Registry
 
-    registry = Registry.open(url=registry_url)
+    registry = Registry.open(url=registry_url, create=False)  # a read: never creates one
     record = registry.resolve(reference)
     domain = load_domain(data_path, format=data_format, **loader_options, name=domain_name)
     split = leave_one_out(domain)
     require_evaluated_users(split)  # metrics over nobody are no metrics
     seed_everything(seed)
-    model = load_recommender(registry.read_bytes(record), resolve_device(device))
+    model = load_recommender(registry.read_bytes(record), resolve_device(device), record.reference)
     valid = model.evaluate(split, "valid")
     test = model.evaluate(split, "test", breakdown=True)
     breakdown = test.pop("by_history_length")

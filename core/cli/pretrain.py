@@ -49,7 +49,7 @@ def _continued_encoder(registry: Registry | None, reference: str, domain: Domain
     from recgraft.transfer import SourceModel
 
     parent, data = read_checkpoint(registry, reference)
-    source = SourceModel.from_contents(from_bytes(data), parent)
+    source = SourceModel.from_contents(from_bytes(data, parent), parent)
     if source.items != domain.items:
         raise UserError(
             f"{parent} was trained on other items ({len(source.items) - 1:,}, this data has {domain.num_items:,}); "
@@ -117,7 +117,7 @@ def pretrain(
 
     with distributed.session(device):
         main = distributed.is_main_process()
-        registry = distributed.on_main(lambda: Registry.open(url=registry_url))  # fail before training
+        registry = distributed.on_main(lambda: Registry.open(url=registry_url, writable=True))  # fail before training
         started = time.perf_counter()
         domain = load_domain(data_path, format=data_format, name=domain_name, **loader_options)
         encoder: str | Encoder = encoder_name
@@ -130,7 +130,10 @@ def pretrain(
             "config": encoder_config.model_dump(), "train": train_config.model_dump(),
         })
         if main:
-            resume_path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                resume_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"cannot create {resume_path.parent}: {exc.strerror or exc}") from None
             if not resume and resume_path.exists():
                 resume_path.unlink()
             if resume and not resume_path.exists():

@@ -49,10 +49,10 @@ def recommend(reference: str, data_path: Path | None, user: str | None, history:
     from recgraft.recommender import load_recommender
     from recgraft.registry import Registry
 
-    registry = Registry.open(url=registry_url)
+    registry = Registry.open(url=registry_url, create=False)  # a read: never creates one
     record = registry.resolve(reference)
     seed_everything(seed)
-    model = load_recommender(registry.read_bytes(record), resolve_device(device))
+    model = load_recommender(registry.read_bytes(record), resolve_device(device), record.reference)
     tokens = list(history)
     if user is not None:
         from recgraft.data.loader import load_domain

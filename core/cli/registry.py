@@ -23,10 +23,22 @@ if TYPE_CHECKING:
     from recgraft.registry import CheckpointRecord, Registry
 
 
-def _open(registry_url: str | None, upgrade: bool = False) -> Registry:
-    from recgraft.registry import Registry
+def _open(
+    registry_url: str | None, upgrade: bool = False, create: bool = False, empty_if_missing: bool = True
+) -> Registry:
+    """The registry; only ``import`` (``create``) and ``upgrade`` may create a database.
 
-    return Registry.open(url=registry_url, upgrade=upgrade)
+    Other commands read: on a missing (or empty) database they see an empty registry, held
+    in memory, and write nothing anywhere (``empty_if_missing`` false: one line instead).
+    """
+    from recgraft.registry import NoRegistryError, Registry
+
+    try:
+        return Registry.open(url=registry_url, upgrade=upgrade, create=create)
+    except NoRegistryError:
+        if create or upgrade or not empty_if_missing:
+            raise
+        return Registry.open(url="sqlite://")  # empty, in memory; the store is still the one given
 
 
 def _record_json(record: CheckpointRecord) -> dict[str, Any]:
@@ -156,7 +168,8 @@ def lineage(ref: str, fmt: str, registry_url: str | None, as_json: bool) -> None
 @json_option
 def verify(clean: bool, registry_url: str | None, as_json: bool) -> None:
     """Check every checkpoint file's size and sha256; find orphan files."""
-    with _open(registry_url) as reg:
+    # --clean on a missing database would take every file in the store for an orphan.
+    with _open(registry_url, empty_if_missing=not clean) as reg:
         report = reg.verify(clean=clean)
     if as_json:
         payload = report.model_dump(mode="json")
@@ -220,13 +233,14 @@ def tag(ref: str, alias: str, registry_url: str | None, as_json: bool) -> None:
 @registry.command("export")
 @click.argument("ref")
 @click.argument("path", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH if it is an existing regular file.")
 @registry_option
 @json_option
-def export(ref: str, path: Path, registry_url: str | None, as_json: bool) -> None:
+def export(ref: str, path: Path, force: bool, registry_url: str | None, as_json: bool) -> None:
     """Write REF's file, record and ancestry into one bundle file (.tar)."""
     with _open(registry_url) as reg:
         record = reg.resolve(ref)
-        written = reg.export_bundle(record.reference, path)
+        written = reg.export_bundle(record.reference, path, force=force)
     if as_json:
         echo_json({"reference": record.reference, "path": str(written)})
     else:
@@ -239,7 +253,7 @@ def export(ref: str, path: Path, registry_url: str | None, as_json: bool) -> Non
 @json_option
 def import_(path: Path, registry_url: str | None, as_json: bool) -> None:
     """Register the checkpoint in a bundle (digest checked, parents re-linked if present)."""
-    with _open(registry_url) as reg:
+    with _open(registry_url, create=True) as reg:
         record = reg.import_bundle(path)
     if as_json:
         echo_json({"imported": _record_json(record)})

@@ -113,7 +113,7 @@ def transfer(
 
     with distributed.session(device):
         main = distributed.is_main_process()
-        registry = distributed.on_main(lambda: Registry.open(url=registry_url))
+        registry = distributed.on_main(lambda: Registry.open(url=registry_url, writable=True))  # fail before training
 
         source_reference, checkpoint = read_checkpoint(registry, reference)
         progress = Progress(enabled=main)  # on stderr, so --json output stays clean

@@ -267,11 +267,11 @@ BROKEN = ("broken_import", "failing_register", "failing_commands", "exits_at_imp
           "exits_in_hooks", "overrides_builtin")
 
 
-def test_broken_plugins_leave_registry_list_and_verify_working(plugins_toml) -> None:
+def test_broken_plugins_leave_registry_list_and_verify_working(plugins_toml, checkpoint_bytes) -> None:
     from recgraft.registry import Registry
 
     with Registry.open() as registry:
-        registry.register("pre", b"pre weights", domain="ml-1m", encoder="transformer",
+        registry.register("pre", checkpoint_bytes(b"pre weights"), domain="ml-1m", encoder="transformer",
                           encoder_config={"d": 8})
     paths = ", ".join(f'"{FIXTURES / f"{name}.py"}"' for name in BROKEN)
     plugins_toml(f"[plugins]\npaths = [{paths}]\n")

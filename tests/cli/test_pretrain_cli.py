@@ -176,6 +176,32 @@ def test_pretrain_runs_as_a_real_process(source_folder: Path, tmp_path: Path) ->
     assert json.loads(result.stdout)["checkpoint"] == "source-gan@1"
 
 
+def test_an_unusable_store_is_one_line_before_any_training(source_folder: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store-file"
+    store.write_text("not a folder")
+    for target in (store, store / "sub"):
+        result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), "--store", str(target),
+                                                  *TINY])
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1
+        assert f"cannot use the checkpoint store {target}: {store} is not a folder" in result.stderr
+    assert not (tmp_path / "recgraft-home" / "registry.db").exists()
+
+
+def test_a_home_that_is_a_file_is_one_line_before_any_training(
+    source_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home-file"
+    home.write_text("not a folder")
+    monkeypatch.setenv("RECGRAFT_HOME", str(home))
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "is not a folder" in result.stderr
+    # With the registry and the store elsewhere, the home still holds the resumable runs.
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), "--registry", url,
+                                              "--store", str(tmp_path / "store"), *TINY])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and f"cannot create {home}" in result.stderr
+
+
 # --- fuzzing: whatever the settings, pretrain refuses in one line before any work or runs
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402

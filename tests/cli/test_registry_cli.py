@@ -15,6 +15,8 @@ from recgraft.cli import build_cli
 from recgraft.registry import Registry
 from recgraft.registry.checkpoints import uri_to_path
 
+from ..conftest import fake_checkpoint
+
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -33,7 +35,7 @@ def reg(home: Path) -> Registry:
     ]:
         registry.register(
             name,
-            f"{name} weights".encode(),
+            fake_checkpoint(f"{name} weights".encode()),
             domain=domain,
             encoder="transformer",
             encoder_config={"d": 8},
@@ -84,6 +86,11 @@ def test_show(reg: Registry) -> None:
         (("remove", "pre@77"), "no version 77"),
         (("tag", "pre", "12"), "cannot be a number"),
         (("export", "x/y", "out.tar"), "path separators"),
+        (("show", "pre@99999999999999999999"), "versions go up to"),
+        (("remove", "pre@99999999999999999999"), "versions go up to"),
+        (("show", "pre@\uff11"), "invalid alias"),
+        (("show", "nobody@1.5"), "invalid alias '1.5'"),
+        (("show", "nobody@prod"), "no checkpoint named 'nobody'"),
     ],
 )
 def test_bad_references_exit_2_with_one_line(
@@ -106,7 +113,7 @@ def test_lineage_formats(reg: Registry) -> None:
 
 
 def test_tag_moves_alias(reg: Registry) -> None:
-    reg.register("pre", b"v2", domain="ml-1m", encoder="transformer", encoder_config={})
+    reg.register("pre", fake_checkpoint(b"v2"), domain="ml-1m", encoder="transformer", encoder_config={})
     code, out, _ = invoke("registry", "tag", "pre@1", "prod", "--json")
     assert code == 0 and json.loads(out) == {
         "alias": "pre@prod",
@@ -171,7 +178,7 @@ def test_store_option_points_at_the_checkpoint_store(home: Path, tmp_path: Path)
 def test_list_on_each_backend(home: Path, new_database_url: Callable[[str], str]) -> None:
     url = new_database_url("team")
     with Registry.open(url=url) as registry:
-        registry.register("pre", b"w", domain="ml-1m", encoder="transformer", encoder_config={})
+        registry.register("pre", fake_checkpoint(b"w"), domain="ml-1m", encoder="transformer", encoder_config={})
     code, out, _ = invoke("registry", "list", "--registry", url, "--json")
     assert code == 0 and [c["reference"] for c in json.loads(out)["checkpoints"]] == ["pre@1"]
     code, out, _ = invoke("registry", "upgrade", "--registry", url, "--json")
@@ -234,3 +241,102 @@ def test_no_torch_imported() -> None:
         timeout=60,
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_export_refuses_existing_and_unmakeable_paths_with_one_line(
+    reg: Registry, tmp_path: Path
+) -> None:
+    existing = tmp_path / "existing.tar"
+    existing.write_bytes(b"keep")
+    (tmp_path / "plain").write_text("x")
+    for target, message in [
+        (existing, "already exists: use --force"),
+        (tmp_path / "plain" / "out.tar", "cannot create its folder"),
+    ]:
+        code, out, err = invoke("registry", "export", "pre", str(target))
+        assert code == 2 and out == "" and err.count("\n") == 1 and message in err
+    assert existing.read_bytes() == b"keep"
+    code, _, _ = invoke("registry", "export", "pre", str(existing), "--force")
+    assert code == 0 and existing.read_bytes() != b"keep"
+
+
+def test_import_of_a_bad_bundle_is_one_line_naming_the_field(reg: Registry, tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    bundle = tmp_path / "pre.tar"
+    assert invoke("registry", "export", "pre", str(bundle))[0] == 0
+    with tarfile.open(bundle) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    manifest = json.loads(members["recgraft-bundle.json"])
+    manifest["checkpoint"]["size"] = "big"
+    members["recgraft-bundle.json"] = json.dumps(manifest).encode()
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(bad, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    code, out, err = invoke("registry", "import", str(bad), "--registry", other)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "checkpoint.size: Input should be a valid integer" in err
+
+
+def test_read_commands_on_a_missing_database_create_nothing(home: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent" / "dir" / "x.db"
+    code, out, err = invoke("registry", "list", "--registry", f"sqlite:///{missing}")
+    assert code == 0 and out == "" and err == "no checkpoints\n"
+    code, out, _ = invoke("registry", "list", "--json")
+    assert code == 0 and json.loads(out)["count"] == 0
+    code, _, err = invoke("registry", "show", "pre")
+    assert code == 2 and "no checkpoint named 'pre'" in err
+    code, out, _ = invoke("registry", "verify", "--json")
+    assert code == 0 and json.loads(out)["checked"] == 0
+    assert not (tmp_path / "nonexistent").exists() and not home.exists()
+
+
+def test_verify_clean_on_a_missing_database_deletes_nothing(home: Path, tmp_path: Path) -> None:
+    from recgraft.registry import CheckpointStore
+
+    _, _, uri = CheckpointStore(home / "checkpoints").put(b"someone's checkpoint")
+    code, out, err = invoke("registry", "verify", "--clean")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "no registry at" in err
+    assert uri_to_path(uri).is_file() and not (home / "registry.db").exists()
+
+
+def test_list_on_a_foreign_database_is_one_line_and_writes_nothing(home: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    (tmp_path / "w").mkdir()
+    path = tmp_path / "w" / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    conn.close()
+    before = path.read_bytes()
+    for command in ("list", "upgrade"):
+        code, out, err = invoke("registry", command, "--registry", f"sqlite:///{path}")
+        assert code == 2 and out == "" and err.count("\n") == 1 and "not made by recgraft" in err
+    assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == ["app.db"]
+
+
+@pytest.mark.parametrize("command", [["recommend", "pre", "--history", "x"], ["evaluate", "pre", "--data", "d"]])
+def test_model_commands_on_a_missing_registry_are_one_line_and_create_nothing(
+    home: Path, command: list[str]
+) -> None:
+    code, out, err = invoke(*command)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "no registry at" in err
+    assert not home.exists()
+
+
+@pytest.mark.parametrize("command", [["list"], ["show", "pre"], ["verify"], ["import", "x.tar"], ["upgrade"]])
+def test_a_home_that_is_a_regular_file_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    home = tmp_path / "home-file"
+    home.write_text("x")
+    monkeypatch.setenv("RECGRAFT_HOME", str(home))
+    monkeypatch.delenv("RECGRAFT_REGISTRY_URL", raising=False)
+    code, out, err = invoke("registry", *command)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"the recgraft home {home} (RECGRAFT_HOME) is not a folder" in err

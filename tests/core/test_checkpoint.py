@@ -44,3 +44,86 @@ def test_an_encoder_pretrained_from_an_instance_is_recorded_by_its_plugin_name()
 def test_bytes_that_are_not_a_checkpoint_are_refused() -> None:
     with pytest.raises(CheckpointFormatError):
         read_metadata(b"definitely not safetensors")
+
+
+def _rewritten(data: bytes, edit) -> bytes:
+    """The checkpoint with its recgraft metadata passed through ``edit`` (tensors unchanged)."""
+    import json
+
+    from safetensors.torch import load, save
+
+    metadata = json.loads(json.dumps(read_metadata(data)))
+    edited = edit(metadata)
+    return save(load(data), metadata={"recgraft": json.dumps(metadata if edited is None else edited)})
+
+
+def _huge_dim(meta):
+    meta["components"]["encoder"]["config"]["embedding_dim"] = 10**9
+
+
+def _other_dim(meta):
+    meta["components"]["encoder"]["config"]["embedding_dim"] = 4096
+
+
+def _one_item_less(meta):
+    meta["items"] = meta["items"][:-1]
+
+
+def _one_item_more(meta):
+    meta["items"] = [*meta["items"], "a new item"]
+
+
+def _duplicate_item(meta):
+    meta["items"][-1] = meta["items"][1]
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda meta: [1, 2], "a JSON list, not an object"),
+        (lambda meta: {k: v for k, v in meta.items() if k != "components"}, "'components'"),
+        (_duplicate_item, "appears more than once"),
+        (_one_item_less, "tensor encoder.item_embedding.weight has shape"),
+        (_one_item_more, "tensor encoder.item_embedding.weight has shape"),
+        (_huge_dim, "embedding_dim: Input should be less than or equal to"),
+        (_other_dim, "has shape"),
+        (lambda meta: meta["components"]["encoder"]["config"].update(embedding_dim=0), "embedding_dim"),
+        (lambda meta: meta["components"]["encoder"].update(name="nosuch"), "nosuch"),
+    ],
+)
+def test_malformed_contents_are_one_error_naming_the_checkpoint(trained, edit, match: str) -> None:
+    from recgraft.errors import RecgraftError
+    from recgraft.recommender import load_recommender
+
+    data = _rewritten(trained.to_bytes(), edit)
+    with pytest.raises(RecgraftError, match=match) as raised:
+        load_recommender(data, "cpu", source="src@3")
+    assert str(raised.value).startswith("checkpoint src@3: ") and "\n" not in str(raised.value)
+
+
+def test_huge_shapes_in_the_header_are_a_format_error(trained) -> None:
+    import json
+    import struct
+
+    data = trained.to_bytes()
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + length])
+    name = next(k for k in header if k != "__metadata__")
+    header[name]["shape"] = [2**62, 2**62]
+    text = json.dumps(header).encode()
+    with pytest.raises(CheckpointFormatError, match="checkpoint src@1: not a recgraft checkpoint"):
+        from_bytes(struct.pack("<Q", len(text)) + text + data[8 + length :], "src@1")
+
+
+def test_recommend_on_a_checkpoint_that_does_not_fit_its_items_is_one_line(trained) -> None:
+    from click.testing import CliRunner
+
+    from recgraft.cli import build_cli
+    from recgraft.registry import Registry
+
+    with Registry.open() as registry:  # the registry checks the header; the tensors fit on load
+        registry.register("bad", _rewritten(trained.to_bytes(), _one_item_more), domain="d",
+                          encoder="lstm", encoder_config={})
+    result = CliRunner().invoke(build_cli(), ["recommend", "bad", "--history", "x"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "checkpoint bad@1: tensor encoder.item_embedding" in result.stderr

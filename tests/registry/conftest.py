@@ -15,6 +15,8 @@ import pytest
 
 from recgraft.registry import CheckpointRecord, Registry
 
+from ..conftest import fake_checkpoint
+
 
 @pytest.fixture
 def registry_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -40,11 +42,13 @@ def registry(registry_url: str, registry_home: Path) -> Iterator[Registry]:
 def _make(
     reg: Registry, name: str = "ml-1m-transformer", data: bytes | None = None, **kwargs: Any
 ) -> CheckpointRecord:
-    """Register a small fake checkpoint with sensible defaults."""
+    """Register a small valid checkpoint holding ``data`` (random if None), sensible defaults."""
     options: dict = {"domain": "ml-1m", "encoder": "transformer", "encoder_config": {"d": 8}}
     options.update(kwargs)
     if data is None:
         data = f"{name}-{os.urandom(8).hex()}".encode()
+    if isinstance(data, bytes):
+        data = fake_checkpoint(data, options["encoder"], options.get("strategy"))
     return reg.register(name, data, **options)
 
 

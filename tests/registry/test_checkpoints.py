@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +78,54 @@ def test_verify_finds_and_cleans_orphans(make: Any, registry: Registry) -> None:
     assert not uri_to_path(orphan).exists() and uri_to_path(rec.uri).exists()
     assert (registry.store.root / "README").exists()
     assert registry.verify().ok
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_put_writes_files_with_the_umask_applied(tmp_path: Path, umask: int, mode: int) -> None:
+    store = CheckpointStore(tmp_path / "store")
+    old = os.umask(umask)
+    try:
+        digest, _, uri = store.put(b"weights")
+    finally:
+        os.umask(old)
+    path = uri_to_path(uri)
+    assert stat.S_IMODE(path.stat().st_mode) == mode and path.read_bytes() == b"weights"
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+
+
+def test_verify_flags_a_file_that_matches_its_digest_but_is_no_checkpoint(
+    make: Any, registry: Registry
+) -> None:
+    from sqlalchemy import update
+
+    from recgraft.registry.models import SqlCheckpoint
+
+    rec = make(registry)
+    pickled = b"\x80\x04\x95 a pickle, not safetensors"
+    path = uri_to_path(rec.uri)
+    path.write_bytes(pickled)  # as if imported before the registry checked the format
+    with registry.session_scope() as session:
+        session.execute(
+            update(SqlCheckpoint)
+            .where(SqlCheckpoint.id == rec.id)
+            .values(digest=sha256_hex(pickled), size=len(pickled))
+        )
+    report = registry.verify()
+    assert not report.ok
+    assert [(p.reference, p.problem) for p in report.mismatched] == [
+        (rec.reference, "not a checkpoint")
+    ]
+    assert "not a recgraft checkpoint" in report.mismatched[0].detail
+
+
+def test_opening_for_writing_checks_the_store_first(tmp_path: Path) -> None:
+    from recgraft.registry import RegistryError
+
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    for store in (plain, plain / "deeper" / "store"):
+        with pytest.raises(RegistryError, match=f"{plain} is not a folder"):
+            Registry.open(url=url, store=store, writable=True)
+    Registry.open(url=url, store=tmp_path / "new" / "store", writable=True).close()
+    assert not (tmp_path / "new").exists()  # checked, not created

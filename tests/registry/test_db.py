@@ -97,3 +97,46 @@ def test_schema_lock_is_a_transaction_lock_on_postgresql(
         with other.begin():  # released at the holder's commit
             assert other.execute(try_lock, {"key": key}).scalar() is True
     engine.dispose()
+
+
+def _foreign_sqlite(path: Path) -> bytes:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+        conn.execute("INSERT INTO users (email) VALUES ('a@example.com')")
+    conn.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("options", [{}, {"create": False}, {"upgrade": True}])
+def test_a_foreign_database_is_refused_and_left_untouched(tmp_path: Path, options: dict) -> None:
+    from recgraft.registry import SchemaOutOfDateError
+
+    (tmp_path / "w").mkdir()
+    path = tmp_path / "w" / "app.db"
+    before = _foreign_sqlite(path)
+    with pytest.raises(SchemaOutOfDateError, match="not made by recgraft"):
+        Registry.open(url=f"sqlite:///{path}", store=tmp_path / "c", **options)
+    assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == ["app.db"]
+
+
+def test_opening_without_create_never_creates_a_database_or_folders(tmp_path: Path) -> None:
+    from recgraft.registry import NoRegistryError
+
+    tmp_path = tmp_path / "w"
+    tmp_path.mkdir()
+    missing = tmp_path / "no" / "such" / "dir" / "x.db"
+    with pytest.raises(NoRegistryError, match=f"no registry at {missing}"):
+        Registry.open(url=f"sqlite:///{missing}", store=tmp_path / "c", create=False)
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with pytest.raises(NoRegistryError, match="no registry in the database"):
+        Registry.open(url=f"sqlite:///{empty}", store=tmp_path / "c", create=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"] and empty.stat().st_size == 0
+
+
+def test_a_registry_folder_that_cannot_be_made_is_a_registry_error(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("x")
+    with pytest.raises(RegistryError, match="cannot create the registry folder"):
+        Registry.open(url=f"sqlite:///{tmp_path / 'plain' / 'sub' / 'x.db'}", store=tmp_path / "c")

@@ -90,7 +90,7 @@ def test_reads_are_verified(shared_registry: Registry, make: Any, damage: str) -
     if damage == "delete":
         store.fs.rm_file(path)
     else:
-        store.fs.pipe_file(path, b"X" * 100 if damage == "tamper" else b"01234")
+        store.fs.pipe_file(path, b"X" * rec.size if damage == "tamper" else b"01234")
     match = {"tamper": "tampered", "truncate": "5 bytes", "delete": "missing"}[damage]
     with pytest.raises(CheckpointIntegrityError, match=match):
         shared_registry.read_bytes(rec)
@@ -101,15 +101,20 @@ def test_reads_are_verified(shared_registry: Registry, make: Any, damage: str) -
 
 
 def test_two_machines_share_one_database_and_one_store(
-    shared_registry: Registry, make: Any, registry_url: str, memory_url: str, tmp_path: Path
+    shared_registry: Registry,
+    make: Any,
+    registry_url: str,
+    memory_url: str,
+    tmp_path: Path,
+    checkpoint_bytes: Any,
 ) -> None:
     pre = make(shared_registry, "pre", data=b"pretrained", aliases=["prod"])
     with Registry.open(url=registry_url, home=tmp_path / "machine-b", store=memory_url) as b:
         assert b.resolve("pre@prod").uri == pre.uri
-        assert b.read_bytes("pre@prod") == b"pretrained"
+        assert b.read_bytes("pre@prod") == checkpoint_bytes(b"pretrained")
         child = make(b, "ft", data=b"finetuned", parents=[("pre@prod", "finetune")])
         assert b.verify().ok
-    assert shared_registry.read_bytes(child.reference) == b"finetuned"
+    assert shared_registry.read_bytes(child.reference) == checkpoint_bytes(b"finetuned")
     assert shared_registry.lineage("pre").descendants == ["ft@1"]
     shared_registry.remove("ft@1")
     assert not shared_registry.store.fs.exists(shared_registry.store.path_for(child.digest))
@@ -122,9 +127,9 @@ WRITER = textwrap.dedent(
     import sys
     from recgraft.registry import Registry
 
-    url, home, store = sys.argv[1:4]
+    url, home, store, data = sys.argv[1:5]
     with Registry.open(url=url, home=home, store=store) as reg:
-        rec = reg.register("pre", b"written elsewhere", domain="ml-1m", encoder="transformer",
+        rec = reg.register("pre", open(data, "rb").read(), domain="ml-1m", encoder="transformer",
                            encoder_config={"d": 8})
     print(rec.uri)
     """
@@ -132,16 +137,18 @@ WRITER = textwrap.dedent(
 
 
 def test_a_record_written_by_another_process_reads_here(
-    registry_url: str, tmp_path: Path, run_python: Callable[..., Any]
+    registry_url: str, tmp_path: Path, run_python: Callable[..., Any], checkpoint_bytes: Any
 ) -> None:
     store_url = f"local://{tmp_path / 'shared-storage'}"
-    result = run_python(WRITER, args=[registry_url, str(tmp_path / "machine-a"), store_url])
+    data = tmp_path / "checkpoint.safetensors"
+    data.write_bytes(checkpoint_bytes(b"written elsewhere"))
+    result = run_python(WRITER, args=[registry_url, str(tmp_path / "machine-a"), store_url, str(data)])
     assert result.returncode == 0, result.stderr
     uri = result.stdout.strip()
     assert uri.startswith(f"local://{tmp_path / 'shared-storage'}/")
     with Registry.open(url=registry_url, home=tmp_path / "machine-b", store=store_url) as reg:
         record = reg.resolve("pre")
-        assert record.uri == uri and reg.read_bytes(record) == b"written elsewhere"
+        assert record.uri == uri and reg.read_bytes(record) == data.read_bytes()
         assert reg.verify().ok
     assert not (tmp_path / "machine-b" / "checkpoints").exists()
 

@@ -61,3 +61,28 @@ def test_rejects_bad_aliases(alias: str) -> None:
 def test_reference_str_round_trips() -> None:
     for text in ("a", "a@2", "a@prod"):
         assert str(parse_reference(text)) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["x@99999999999999999999", "x@2147483648", "x@" + "9" * 5000, "x@00000000000000000000"]
+)
+def test_rejects_versions_beyond_the_database_range(text: str) -> None:
+    with pytest.raises(InvalidReferenceError):
+        parse_reference(text)
+
+
+def test_largest_version_parses() -> None:
+    assert parse_reference("x@2147483647").version == 2**31 - 1
+    assert parse_reference("x@007").version == 7
+
+
+@pytest.mark.parametrize("text", ["x@１", "x@²", "x@٣", "x@1１"])
+def test_versions_are_ascii_digits_only(text: str) -> None:
+    with pytest.raises(InvalidReferenceError):
+        parse_reference(text)
+
+
+@pytest.mark.parametrize("text", ["x@1.5", "x@1.", "x@.1"])
+def test_rejects_aliases_that_look_like_numbers(text: str) -> None:
+    with pytest.raises(InvalidReferenceError, match="alias"):
+        parse_reference(text)

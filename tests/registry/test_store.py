@@ -5,6 +5,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recgraft.registry import (
     CheckpointRecord,
@@ -18,10 +20,11 @@ from recgraft.registry import (
 from recgraft.registry.checkpoints import uri_to_path
 
 
-def test_register_returns_a_full_record(registry: Registry) -> None:
+def test_register_returns_a_full_record(registry: Registry, checkpoint_bytes: Any) -> None:
+    data = checkpoint_bytes(b"weights")
     rec = registry.register(
         "ml-1m-transformer",
-        b"weights",
+        data,
         domain="ml-1m",
         encoder="transformer",
         encoder_config={"d": 64, "layers": 2},
@@ -39,7 +42,7 @@ def test_register_returns_a_full_record(registry: Registry) -> None:
     assert (rec.name, rec.version, rec.reference) == ("ml-1m-transformer", 1, "ml-1m-transformer@1")
     assert rec.aliases == ["prod"] and rec.tags == ["baseline"]
     assert rec.encoder_config == {"d": 64, "layers": 2} and rec.metrics == {"ndcg@10": 0.18}
-    assert rec.size == 7 and len(rec.digest) == 64
+    assert rec.size == len(data) and len(rec.digest) == 64
     assert rec.uri.startswith("file:///") and uri_to_path(rec.uri).is_file()
     assert rec.created_at.tzinfo is not None and rec.created_at.utcoffset() == UTC.utcoffset(None)
     assert (rec.device, rec.precision, rec.torch_version) == ("cuda", "bfloat16", "2.4.0")
@@ -75,18 +78,18 @@ def test_bad_references(
         registry.resolve(ref)
 
 
-def test_read_bytes_round_trips(make: Any, registry: Registry) -> None:
+def test_read_bytes_round_trips(make: Any, registry: Registry, checkpoint_bytes: Any) -> None:
     rec = make(registry, data=b"\x00\x01payload")
-    assert registry.read_bytes(rec) == b"\x00\x01payload"
-    assert registry.read_bytes("ml-1m-transformer@1") == b"\x00\x01payload"
+    assert registry.read_bytes(rec) == checkpoint_bytes(b"\x00\x01payload")
+    assert registry.read_bytes("ml-1m-transformer@1") == checkpoint_bytes(b"\x00\x01payload")
 
 
-def test_same_bytes_share_one_file(make: Any, registry: Registry) -> None:
+def test_same_bytes_share_one_file(make: Any, registry: Registry, checkpoint_bytes: Any) -> None:
     a = make(registry, "a", data=b"same")
     b = make(registry, "b", data=b"same")
     assert a.uri == b.uri
     registry.remove("a")
-    assert registry.read_bytes("b") == b"same"  # still there: b uses it
+    assert registry.read_bytes("b") == checkpoint_bytes(b"same")  # still there: b uses it
 
 
 def test_list_filters_and_orders_newest_first(make: Any, registry: Registry) -> None:
@@ -229,3 +232,30 @@ def test_session_scope_rolls_back_and_translates(registry: Registry) -> None:
             session.add(SqlDomain(name="dup"))
     with registry.session_scope() as session:
         assert session.query(SqlDomain).count() == 0
+
+
+def test_alias_on_unknown_name_says_the_name_is_unknown(make: Any, registry: Registry) -> None:
+    make(registry, "known", aliases=["prod"])
+    with pytest.raises(NotFoundError, match="no checkpoint named 'missing'"):
+        registry.resolve("missing@prod")
+    with pytest.raises(NotFoundError, match="no alias 'staging' on 'known'"):
+        registry.resolve("known@staging")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    ref=st.one_of(
+        st.text(max_size=40),
+        st.from_regex(r"(known|missing)@[0-9０-９.a-z]{0,25}", fullmatch=True),
+        st.integers(min_value=-(10**30), max_value=10**30).map(lambda n: f"known@{n}"),
+    )
+)
+def test_any_string_resolves_or_raises_a_reference_error(
+    make: Any, registry: Registry, ref: str
+) -> None:
+    if not registry.names():
+        make(registry, "known", aliases=["prod"])
+    try:
+        registry.resolve(ref)
+    except (InvalidReferenceError, NotFoundError):
+        pass

@@ -194,3 +194,12 @@ def test_transfer_as_a_real_process(source_ref, target_folder, isolated_home: Pa
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert payload["checkpoint"] == "target-transformer-direct@1" and "baseline" not in payload
+
+
+def test_an_unusable_store_is_one_line_before_reading_or_training(tmp_path: Path) -> None:
+    store = tmp_path / "store-file"
+    store.write_text("not a folder")
+    result = invoke("transfer", "--from", "src", "--data", str(tmp_path / "nowhere"), "--strategy", "finetune",
+                    "--store", str(store))
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert f"cannot use the checkpoint store {store}: {store} is not a folder" in result.stderr
