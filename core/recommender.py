@@ -92,7 +92,7 @@ def remap_scorer(score: Scorer, model_items: Vocabulary, data_items: Vocabulary,
 def binary_evaluation(
     pair_logits: PairScorer, split: LeaveOneOutSplit, stage: Stage, max_length: int, device: torch.device,
     seed: int = 0, batch_size: int = 1024,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Accuracy, precision, recall, F1 and AUC of "will the user take this item": each evaluated
     user's held-out item against one sampled item the user never had (seeded)."""
     from recgraft.batching import padded_histories
