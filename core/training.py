@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from recgraft.components import ComponentConfig
 from recgraft.data.split import LeaveOneOutSplit
 from recgraft.device import autocast
 from recgraft.encoder import Encoder
+from recgraft.errors import TrainingDivergedError
 from recgraft.evaluation import evaluate
 from recgraft.objective import PretrainingObjective
 from recgraft.progress import Progress
@@ -72,6 +73,14 @@ def should_stop(train: TrainConfig, epoch: int, best_epoch: int, seconds: float,
         progress.log(f"stopping: {train.max_minutes} minutes reached")
         return True
     return False
+
+
+def check_losses(epoch: int, losses: Mapping[str, float]) -> None:
+    """Stop a diverged run (a NaN or infinite epoch loss) before its garbage is evaluated,
+    chosen or registered; every training loop calls it on its epoch's averaged losses."""
+    for key, value in losses.items():
+        if not math.isfinite(value):
+            raise TrainingDivergedError(f"training diverged at epoch {epoch} ({key} {value}); lower the learning rate")
 
 
 def _load_resume(path: Path, device: torch.device) -> dict[str, object] | None:
@@ -163,6 +172,7 @@ def fit(
                     totals[key] = totals.get(key, 0.0) + value
                 advance(1, losses)
         record = distributed.average({key: value / max(len(order), 1) for key, value in totals.items()})
+        check_losses(epoch, record)
         record["epoch"] = epoch
         if epoch % train.eval_every == 0 or epoch == train.epochs:
             encoder.eval()

@@ -104,3 +104,13 @@ def test_pretrain_runs_as_a_real_process(source_folder: Path, tmp_path: Path) ->
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["checkpoint"] == "source-gan@1"
+
+
+def test_a_diverged_pretrain_is_one_line_exit_2_and_registers_nothing(source_folder: Path) -> None:
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY,
+                                              "--set", "train.learning_rate=1e30", "--json"])
+    assert result.exit_code == 2, result.output
+    assert "training diverged at epoch" in result.stderr and "lower the learning rate" in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]  # after the progress log
+    assert len(errors) == 1 and errors[0] == result.stderr.splitlines()[-1] and result.stdout == ""
+    assert Registry.open().list() == []

@@ -72,3 +72,20 @@ def test_length_bucketed_training_learns_and_repeats_with_the_seed(split) -> Non
     runs = [fit(fresh_encoder(split), split, config, torch.device("cpu")) for _ in range(2)]
     assert runs[0].history[-1]["loss"] < runs[0].history[0]["loss"]
     assert runs[0].valid == runs[1].valid
+
+
+def test_a_diverged_run_stops_with_a_clear_error_instead_of_picking_a_garbage_epoch(split) -> None:
+    from recgraft.errors import TrainingDivergedError
+
+    train = TrainConfig(epochs=5, batch_size=32, learning_rate=1e30)
+    with pytest.raises(TrainingDivergedError, match=r"training diverged at epoch \d+ \(loss (nan|inf)\); lower the learning rate"):
+        fit(fresh_encoder(split), split, train, torch.device("cpu"))
+
+
+def test_check_losses_names_the_epoch_and_the_non_finite_loss() -> None:
+    from recgraft.errors import TrainingDivergedError
+    from recgraft.training import check_losses
+
+    check_losses(1, {"loss": 2.5, "d_loss": 0.1})
+    with pytest.raises(TrainingDivergedError, match=r"^training diverged at epoch 3 \(d_loss inf\); lower the learning rate$"):
+        check_losses(3, {"loss": 2.5, "d_loss": float("inf")})

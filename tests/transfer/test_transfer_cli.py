@@ -160,3 +160,12 @@ def test_transfer_as_a_real_process(source_ref, target_folder, isolated_home: Pa
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert payload["checkpoint"] == "target-transformer-direct@1" and "baseline" not in payload
+
+
+def test_a_diverged_transfer_is_one_line_exit_2_and_registers_nothing(source_ref, target_folder, registry) -> None:
+    result = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "finetune", *FAST,
+                    "--set", "learning_rate=1e30", "--no-baseline", "--json")
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]  # after the progress log
+    assert len(errors) == 1 and "training diverged at epoch 1 (loss nan)" in errors[0]
+    assert [r.reference for r in registry.list()] == [source_ref]
