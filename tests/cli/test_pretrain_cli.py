@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -114,3 +115,69 @@ def test_a_diverged_pretrain_is_one_line_exit_2_and_registers_nothing(source_fol
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]  # after the progress log
     assert len(errors) == 1 and errors[0] == result.stderr.splitlines()[-1] and result.stdout == ""
     assert Registry.open().list() == []
+
+
+def _pretrain_in_child(args: list[str]) -> None:
+    """A forked process running ``recgraft pretrain ARGS`` (torch already imported: no start-up cost)."""
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        build_cli().main(["pretrain", *args], prog_name="recgraft", standalone_mode=True)
+    except SystemExit as exit:
+        os._exit(exit.code if isinstance(exit.code, int) else 1)
+    os._exit(0)
+
+
+def test_concurrent_pretrains_differing_only_in_name_all_finish_and_register(source_folder: Path) -> None:
+    fork = multiprocessing.get_context("fork")
+    runs = [fork.Process(target=_pretrain_in_child,
+                         args=(["--data", str(source_folder), *TINY, "--epochs", "3", "--name", f"run{i}"],))
+            for i in range(3)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=120)
+    assert [run.exitcode for run in runs] == [0, 0, 0]
+    registry = Registry.open()
+    assert sorted(r.reference for r in registry.list()) == ["run0@1", "run1@1", "run2@1"]
+    assert registry.verify().ok
+    runs_folder = Path(os.environ["RECGRAFT_HOME"]) / "runs"
+    assert not [p for p in runs_folder.iterdir() if p.suffix != ".lock"]  # every resume file removed, no tmp left
+    assert len(list(runs_folder.glob("*.lock"))) == 3  # one run, one resume file each
+
+
+def _run_lock(source_folder: Path) -> Path:
+    """The lock file of the TINY run (left in runs/ by a finished run), after running it once."""
+    assert CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY]).exit_code == 0
+    (lock,) = (Path(os.environ["RECGRAFT_HOME"]) / "runs").glob("*.lock")
+    return lock
+
+
+def test_a_second_live_run_with_the_same_settings_is_one_line_exit_2(source_folder: Path) -> None:
+    lock = _run_lock(source_folder)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+         "print('held', flush=True); sys.stdin.readline()", str(lock)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY, "--resume"])
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert result.exit_code == 2
+    assert "another run with the same settings is using" in result.stderr and result.stderr.count("\n") == 1
+    assert [r.reference for r in Registry.open().list()] == ["source-transformer@1"]
+
+
+def test_resume_from_a_corrupt_file_is_one_line_naming_it(source_folder: Path) -> None:
+    resume_file = _run_lock(source_folder).with_suffix("")  # runs/pretrain-<key>.pt
+    resume_file.write_bytes(b"recgraft-resume-v1 0123\n\x80\x02garbage")
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY, "--resume"])
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and str(resume_file) in errors[0] and "delete it or run without --resume" in errors[0]
+    assert resume_file.exists()  # the user decides: delete it, or run without --resume
+    again = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY, "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["checkpoint"] == "source-transformer@2"
