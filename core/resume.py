@@ -9,6 +9,7 @@ payload (``torch.save`` of the state, read back with ``weights_only=True``).
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import io
 import os
@@ -37,7 +38,8 @@ def claim(path: Path) -> Iterator[None]:
     """Hold the run's exclusive lock (``fcntl.flock`` on :func:`lock_path`) for the block.
 
     Another live process holding it raises :class:`RunInUseError`; a process that dies
-    releases it. Nested claims of one path in one process are free.
+    releases it, and the next claim removes the tmp file it may have left. Nested claims of
+    one path in one process are free.
     """
     key = path.resolve()
     if key in _claimed or os.name != "posix":
@@ -55,6 +57,8 @@ def claim(path: Path) -> Iterator[None]:
             f"another run with the same settings is using {path}; wait for it to finish or give this run its own --name"
         ) from None
     _claimed[key] = descriptor
+    for stale in path.parent.glob(f"{glob.escape(path.name)}.*.tmp"):  # a killed writer's; only the holder writes
+        stale.unlink(missing_ok=True)
     try:
         yield
     finally:

@@ -181,3 +181,77 @@ def test_resume_from_a_corrupt_file_is_one_line_naming_it(source_folder: Path) -
     assert resume_file.exists()  # the user decides: delete it, or run without --resume
     again = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY, "--json"])
     assert again.exit_code == 0 and json.loads(again.stdout)["checkpoint"] == "source-transformer@2"
+
+
+CRASHING_RUN = Path(__file__).parent / "crashing_run.py"
+
+
+def _crashing_pretrain(point: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``recgraft pretrain`` in a process that the runner kills at ``point`` (see crashing_run.py)."""
+    return subprocess.run([sys.executable, str(CRASHING_RUN), point, "pretrain", *args],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+def _verify(*args: str) -> tuple[int, dict]:
+    result = CliRunner().invoke(build_cli(), ["registry", "verify", "--json", *args])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_a_pretrain_killed_after_a_resume_save_leaves_the_registry_clean_and_resumes_bit_identically(
+    source_folder: Path,
+) -> None:
+    run = ["--data", str(source_folder), *TINY, "--epochs", "4", "--json"]
+    whole = CliRunner().invoke(build_cli(), ["pretrain", *run, "--name", "whole"])
+    assert whole.exit_code == 0, whole.output
+    killed = _crashing_pretrain("after-resume-save:2", *run, "--name", "cut")
+    assert killed.returncode == 77 and killed.stdout == "", killed.stderr
+    assert _verify()[0] == 0  # nothing half-registered
+    assert [r.reference for r in Registry.open().list()] == ["whole@1"]
+    resumed = CliRunner().invoke(build_cli(), ["pretrain", *run, "--name", "cut", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed after epoch 2" in resumed.stderr
+    assert json.loads(resumed.stdout)["metrics"] == json.loads(whole.stdout)["metrics"]
+    registry = Registry.open()
+    assert registry.resolve("cut").digest == registry.resolve("whole").digest  # the same bytes, bit for bit
+
+
+def test_a_pretrain_killed_during_registration_loses_no_record_and_leaves_only_what_verify_clean_removes(
+    source_folder: Path,
+) -> None:
+    from recgraft.registry.store import CRASH_ENV
+
+    run = ["--data", str(source_folder), *TINY, "--json"]
+    assert CliRunner().invoke(build_cli(), ["pretrain", *run, "--name", "kept"]).exit_code == 0
+    kept = Registry.open().resolve("kept")
+    # Killed between writing the checkpoint file and committing its record (another seed: other
+    # bytes, since the content-addressed store would share kept's identical file).
+    crashed = _crashing_pretrain("none", *run, "--seed", "1", "--name", "lost", env={CRASH_ENV: "before-commit"})
+    assert crashed.returncode == 86, crashed.stderr
+    code, report = _verify()
+    assert code == 1 and len(report["orphans"]) == 1 and report["missing"] == report["mismatched"] == []
+    code, report = _verify("--clean")
+    assert code == 0 and len(report["removed_orphans"]) == 1
+    assert _verify()[0] == 0
+    # Killed after the commit, before the run removed its resume file: the record stands.
+    late = _crashing_pretrain("after-register", *run, "--seed", "2", "--name", "late")
+    assert late.returncode == 77, late.stderr
+    assert _verify()[0] == 0
+    registry = Registry.open()
+    assert sorted(r.reference for r in registry.list()) == ["kept@1", "late@1"]
+    assert registry.read_bytes(registry.resolve("kept")) and registry.resolve("kept").digest == kept.digest
+    # The trained run whose registration died registers from its resume file, without training again.
+    again = CliRunner().invoke(build_cli(), ["pretrain", *run, "--seed", "1", "--name", "lost", "--resume"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["checkpoint"] == "lost@1" and "resumed after epoch 2" in again.stderr
+
+
+def test_a_pretrain_killed_while_saving_its_resume_file_resumes_from_the_previous_epoch(source_folder: Path) -> None:
+    run = ["pretrain", "--data", str(source_folder), *TINY, "--epochs", "3", "--json"]
+    killed = _crashing_pretrain("in-resume-save:2", *run[1:])
+    assert killed.returncode == 77, killed.stderr
+    runs_folder = Path(os.environ["RECGRAFT_HOME"]) / "runs"
+    assert len(list(runs_folder.glob("*.tmp"))) == 1  # the torn write never replaced the epoch-1 state
+    resumed = CliRunner().invoke(build_cli(), [*run, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed after epoch 1" in resumed.stderr and json.loads(resumed.stdout)["epochs"] == 3
+    assert list(runs_folder.glob("*.tmp")) == []  # the next claim of the run removed it
