@@ -51,14 +51,16 @@ def recommend_items(
 ) -> list[tuple[str, float]]:
     """The top ``k`` items (token, score) after ``history`` (item tokens, oldest first).
 
-    Items already in the history are never recommended. Unknown tokens raise a DataError with
-    ``strict``, else are skipped with a warning.
+    Items already in the history, and items without a finite score (a diverged model), are
+    never recommended, so every score returned is finite. Unknown tokens raise a DataError
+    with ``strict``, else are skipped with a warning.
     """
     ids = _tokens_to_ids(items, history, strict)
     window = ids[-max_length:] or [0]
     inputs = torch.tensor([window], dtype=torch.long, device=device)
     with torch.no_grad():
         scores = score(inputs)[0].float().cpu()
+    scores = scores.masked_fill(~torch.isfinite(scores), float("-inf"))  # NaN or overflow: not a usable score
     scores[0] = float("-inf")
     if ids:
         scores[torch.tensor(ids)] = float("-inf")
