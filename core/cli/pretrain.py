@@ -127,10 +127,12 @@ def pretrain(
         resume_path = _resume_file({  # the same run with any number of processes; another name is another run
             "data": domain.fingerprint(), "domain": domain.name, "encoder": encoder_name, "from": parents,
             "config": encoder_config.model_dump(), "train": train_config.model_dump(),
-            "name": name, "registry": registry_url,
+            "name": name or f"{domain.name}-{encoder_name}", "registry": registry_url,  # the name it registers under
         })
-        # Held from the first look at the resume file to its removal after registering.
-        with resume_state.claim(resume_path) if main else contextlib.nullcontext():
+        # Rank 0 holds the run from its first look at the resume file to the file's removal after
+        # registering; when another live run holds it, every process stops.
+        with contextlib.ExitStack() as held:
+            distributed.on_main(lambda: held.enter_context(resume_state.claim(resume_path)))
             if main and not resume:
                 resume_path.unlink(missing_ok=True)
             trained = run_pretrain(
