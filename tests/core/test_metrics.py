@@ -153,7 +153,7 @@ def test_a_nan_target_ranks_behind_every_item() -> None:
     scores = torch.tensor([[INF, 0.5, NAN, 0.1, NAN], [INF, NAN, NAN, NAN, NAN]])
     ranks = target_ranks(scores, torch.tensor([2, 3]))
     assert ranks.tolist() == [4, 4]  # behind every other column, pad included
-    assert target_ranks(scores, torch.tensor([1])[:1].expand(2)).tolist() == [0, 4]  # NaN items rank last
+    assert target_ranks(scores, torch.tensor([1, 1])).tolist() == [0, 4]  # NaN items rank last
 
 
 def test_nan_scores_earn_no_ranking_credit() -> None:
