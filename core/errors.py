@@ -25,3 +25,15 @@ class ConfigError(RecgraftError, ValueError):
 
 class DataError(RecgraftError, ValueError):
     """Input data is malformed: missing columns, unparsable lines, unknown format, empty file."""
+
+
+class TrainingDivergedError(RecgraftError, ArithmeticError):
+    """The training loss became NaN or infinite: the run stops instead of registering garbage."""
+
+
+class ResumeStateError(RecgraftError):
+    """A resume file is corrupt, truncated or from another run; it names the file."""
+
+
+class RunInUseError(RecgraftError):
+    """Another live process is training the same run (it holds the run's resume lock)."""

@@ -5,7 +5,8 @@ user already had before the target with ``mask_history`` (history items and the 
 0 become -inf, the target is left alone), take the target's rank with ``target_ranks``, and
 accumulate HR/NDCG/MRR@K in ``RankingMetrics``. Ties are pessimistic: every other item
 scoring at least as high as the target ranks ahead of it, so a constant model gets no credit.
-Users without a target are simply not added.
+A NaN score ranks last (a NaN target behind every item), so a diverged model scores 0, never
+1; every metric stays in [0, 1]. Users without a target are simply not added.
 """
 
 from __future__ import annotations
@@ -23,16 +24,22 @@ Bucket = tuple[int, int | None]
 BUCKETS: tuple[Bucket, ...] = ((1, 5), (6, 20), (21, 50), (51, None))
 
 
+def nan_last(scores: Tensor) -> Tensor:
+    """``scores`` with NaN as -inf: a NaN ranks behind (or, pessimistically, ties with) every item."""
+    return scores.masked_fill(scores.isnan(), float("-inf"))
+
+
 def target_ranks(scores: Tensor, targets: Tensor) -> Tensor:
-    """0-based rank of each target among all items, ties pessimistic.
+    """0-based rank of each target among all items, ties pessimistic, NaN last.
 
     Args:
         scores: (B, I) item scores; excluded items (history, pad) already set to -inf.
         targets: (B,) target item ids.
 
     Returns:
-        (B,) int64: how many other items score >= the target.
+        (B,) int64: how many other items score >= the target (a NaN target: every other item).
     """
+    scores = nan_last(scores)
     target_scores = scores.gather(1, targets.long().view(-1, 1))  # (B, 1)
     return (scores >= target_scores).sum(dim=1) - 1
 
@@ -67,8 +74,9 @@ def mask_history(
 class RankingMetrics:
     """Accumulates HR@K (= Recall@K with one target), NDCG@K and MRR@K over users.
 
-    ``add`` takes the 0-based target ranks of a batch of users; a user without a target is
-    not added. With no user added, every metric is 0.0 and ``users`` is 0.
+    ``add`` takes the 0-based target ranks of a batch of users (a negative or NaN rank is a
+    ValueError: it would score above 1); a user without a target is not added. With no user
+    added, every metric is 0.0 and ``users`` is 0.
     """
 
     def __init__(self, ks: Sequence[int] = KS) -> None:
@@ -80,6 +88,8 @@ class RankingMetrics:
 
     def add(self, ranks: Tensor) -> None:
         ranks = ranks.detach().reshape(-1).to(torch.float64)
+        if bool((ranks.isnan() | (ranks < 0)).any()):
+            raise ValueError("target ranks must be 0 or more (0 = first)")
         self.users += int(ranks.numel())
         for k in self.ks:
             hit = ranks < k
@@ -129,8 +139,9 @@ def sampled_ranks(
 
     Negatives are drawn uniformly without replacement among the items that are neither the
     target, the pad, nor in ``exclude`` ((B, L) 0-padded ids, or a (B, I) bool mask). A row
-    with fewer candidates uses all of them.
+    with fewer candidates uses all of them. NaN scores rank last, as in :func:`target_ranks`.
     """
+    scores = nan_last(scores)
     idx = targets.long().view(-1, 1)
     blocked = _exclusion_mask(scores, exclude)
     blocked.scatter_(1, idx, True)
@@ -150,9 +161,16 @@ def _as_numpy(values: Any) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).reshape(-1)
 
 
+def _probabilities(values: Any) -> np.ndarray:
+    """Predicted probabilities as float64, NaN as -inf: a NaN prediction is the least confident."""
+    p = _as_numpy(values)
+    return np.where(np.isnan(p), -np.inf, p)
+
+
 def auc_score(probabilities: Any, labels: Any) -> float:
-    """ROC AUC from ranks (ties get their average rank); nan when only one class is present."""
-    p, y = _as_numpy(probabilities), _as_numpy(labels) > 0.5
+    """ROC AUC from ranks (ties get their average rank, NaN ranks last); nan when only one
+    class is present."""
+    p, y = _probabilities(probabilities), _as_numpy(labels) > 0.5
     positives, negatives = int(y.sum()), int((~y).sum())
     if positives == 0 or negatives == 0:
         return math.nan
@@ -163,13 +181,14 @@ def auc_score(probabilities: Any, labels: Any) -> float:
     return (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
 
 
-def binary_metrics(probabilities: Any, labels: Any, threshold: float = 0.5) -> dict[str, float]:
+def binary_metrics(probabilities: Any, labels: Any, threshold: float = 0.5) -> dict[str, float | None]:
     """Accuracy, precision, recall, F1 (at ``threshold``) and AUC of binary predictions.
 
-    Precision (recall) is 0.0 when nothing is predicted (labelled) positive; AUC is nan when
-    the labels hold a single class (it is undefined there).
+    Precision (recall) is 0.0 when nothing is predicted (labelled) positive; a NaN prediction
+    is negative and ranks last. AUC is None when the labels hold a single class (it is
+    undefined there), so every value is a number in [0, 1] or None, never NaN.
     """
-    p, y = _as_numpy(probabilities), _as_numpy(labels) > 0.5
+    p, y = _probabilities(probabilities), _as_numpy(labels) > 0.5
     predicted = p >= threshold
     tp = float((predicted & y).sum())
     fp = float((predicted & ~y).sum())
@@ -183,7 +202,7 @@ def binary_metrics(probabilities: Any, labels: Any, threshold: float = 0.5) -> d
         "precision": precision,
         "recall": recall,
         "f1": f1,
-        "auc": auc_score(p, y),
+        "auc": None if math.isnan(auc := auc_score(p, y)) else auc,
         "count": n,
     }
 

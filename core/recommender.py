@@ -51,14 +51,16 @@ def recommend_items(
 ) -> list[tuple[str, float]]:
     """The top ``k`` items (token, score) after ``history`` (item tokens, oldest first).
 
-    Items already in the history are never recommended. Unknown tokens raise a DataError with
-    ``strict``, else are skipped with a warning.
+    Items already in the history, and items without a finite score (a diverged model), are
+    never recommended, so every score returned is finite. Unknown tokens raise a DataError
+    with ``strict``, else are skipped with a warning.
     """
     ids = _tokens_to_ids(items, history, strict)
     window = ids[-max_length:] or [0]
     inputs = torch.tensor([window], dtype=torch.long, device=device)
     with torch.no_grad():
         scores = score(inputs)[0].float().cpu()
+    scores = scores.masked_fill(~torch.isfinite(scores), float("-inf"))  # NaN or overflow: not a usable score
     scores[0] = float("-inf")
     if ids:
         scores[torch.tensor(ids)] = float("-inf")
@@ -92,7 +94,7 @@ def remap_scorer(score: Scorer, model_items: Vocabulary, data_items: Vocabulary,
 def binary_evaluation(
     pair_logits: PairScorer, split: LeaveOneOutSplit, stage: Stage, max_length: int, device: torch.device,
     seed: int = 0, batch_size: int = 1024,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Accuracy, precision, recall, F1 and AUC of "will the user take this item": each evaluated
     user's held-out item against one sampled item the user never had (seeded)."""
     from recgraft.batching import padded_histories

@@ -7,10 +7,11 @@ and gathered, and only rank 0 writes the resume file.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,13 @@ from typing import Any
 import torch
 from pydantic import Field
 
-from recgraft import distributed
+from recgraft import distributed, resume
 from recgraft.batching import NextItemExamples, batches, next_item_examples
 from recgraft.components import MAX_BATCH, MAX_COUNT, MAX_SEED, ComponentConfig
 from recgraft.data.split import LeaveOneOutSplit
 from recgraft.device import autocast
 from recgraft.encoder import Encoder
+from recgraft.errors import TrainingDivergedError
 from recgraft.evaluation import evaluate
 from recgraft.objective import PretrainingObjective
 from recgraft.progress import Progress
@@ -74,14 +76,12 @@ def should_stop(train: TrainConfig, epoch: int, best_epoch: int, seconds: float,
     return False
 
 
-def _load_resume(path: Path, device: torch.device) -> dict[str, object] | None:
-    """The saved state (on rank 0; the other processes get it from there), or None."""
-    if not path.exists():
-        return None
-    state: dict[str, object] = torch.load(
-        path, map_location="cpu" if distributed.sharded() else device, weights_only=True
-    )
-    return state
+def check_losses(epoch: int, losses: Mapping[str, float]) -> None:
+    """Stop a diverged run (a NaN or infinite epoch loss) before its garbage is evaluated,
+    chosen or registered; every training loop calls it on its epoch's averaged losses."""
+    for key, value in losses.items():
+        if not math.isfinite(value):
+            raise TrainingDivergedError(f"training diverged at epoch {epoch} ({key} {value}); lower the learning rate")
 
 
 def _resume_state(encoder: Encoder, objective: PretrainingObjective, best: dict[str, object]) -> dict[str, object]:
@@ -102,10 +102,28 @@ def fit(
     """Train ``encoder`` on the split's training users until validation NDCG@10 stops improving.
 
     The encoder ends with its best validation weights. With ``resume_path`` the run saves its
-    state after every epoch and, when the file exists, continues from it. Under torchrun the
+    state after every epoch and, when the file exists, continues from it; it holds the file's
+    lock meanwhile (:func:`recgraft.resume.claim`: a second live run on it is refused), and a
+    corrupt file raises :class:`~recgraft.errors.ResumeStateError`. Under torchrun the
     processes start from rank 0's weights, keep their windows on the CPU and move only their
     shard of each batch to the device.
     """
+    owned = resume_path is not None and distributed.is_main_process()
+    with resume.claim(resume_path) if owned and resume_path is not None else contextlib.nullcontext():
+        return _fit(encoder, split, train, device, objective, examples, resume_path, progress, on_epoch)
+
+
+def _fit(
+    encoder: Encoder,
+    split: LeaveOneOutSplit,
+    train: TrainConfig,
+    device: torch.device,
+    objective: PretrainingObjective | None,
+    examples: NextItemExamples | None,
+    resume_path: Path | None,
+    progress: Progress | None,
+    on_epoch: Callable[[int, dict[str, float]], None] | None,
+) -> TrainResult:
     generator = torch.Generator().manual_seed(train.seed)
     encoder.to(device)
     objective = objective or encoder.pretraining_objective(train)
@@ -127,18 +145,22 @@ def fit(
     history: list[dict[str, float]] = []
     first_epoch, elapsed_before, seconds_to_best = 1, 0.0, 0.0
     saved = resume_path
-    loaded = distributed.share(lambda: _load_resume(saved, device)) if saved is not None else None
-    if loaded is not None:
+    location = "cpu" if distributed.sharded() else device
+    loaded = distributed.share(lambda: resume.load(saved, location)) if saved is not None else None
+    if loaded is not None and saved is not None:
         state: dict[str, Any] = loaded
-        encoder.load_state_dict(state["model"])
-        objective.load_state_dict(state["objective"])
-        best_state = state["best_state"]
-        best_score, best_epoch = float(state["best_score"]), int(state["best_epoch"])
-        history = list(state["history"])
-        first_epoch, elapsed_before = int(state["epoch"]) + 1, float(state["elapsed"])
-        seconds_to_best = float(state["seconds_to_best"])
-        generator.set_state(state["generator"])
-        torch.random.set_rng_state(state["torch_rng"])
+        try:
+            encoder.load_state_dict(state["model"])
+            objective.load_state_dict(state["objective"])
+            best_state = state["best_state"]
+            best_score, best_epoch = float(state["best_score"]), int(state["best_epoch"])
+            history = list(state["history"])
+            first_epoch, elapsed_before = int(state["epoch"]) + 1, float(state["elapsed"])
+            seconds_to_best = float(state["seconds_to_best"])
+            generator.set_state(state["generator"])
+            torch.random.set_rng_state(state["torch_rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # intact, but not this run's state
+            resume.corrupt(saved, f"not this run's state: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
         progress.log(f"resumed after epoch {first_epoch - 1} (best NDCG@10 {best_score:.4f})")
 
     def score(histories: torch.Tensor) -> torch.Tensor:
@@ -163,6 +185,7 @@ def fit(
                     totals[key] = totals.get(key, 0.0) + value
                 advance(1, losses)
         record = distributed.average({key: value / max(len(order), 1) for key, value in totals.items()})
+        check_losses(epoch, record)
         record["epoch"] = epoch
         if epoch % train.eval_every == 0 or epoch == train.epochs:
             encoder.eval()
@@ -189,9 +212,7 @@ def fit(
                 "seconds_to_best": seconds_to_best, "generator": generator.get_state(),
                 "torch_rng": torch.random.get_rng_state(),
             })
-            tmp = resume_path.with_suffix(".tmp")
-            torch.save(state, tmp)
-            tmp.replace(resume_path)
+            resume.save(resume_path, state)
         if should_stop(train, epoch, best_epoch, record["seconds"], progress):
             break
     if averager is not None:

@@ -29,7 +29,7 @@ from recgraft.device import autocast
 from recgraft.evaluation import evaluate
 from recgraft.progress import Progress
 from recgraft.strategy import TransferStrategy
-from recgraft.training import TrainConfig, should_stop
+from recgraft.training import TrainConfig, check_losses, should_stop
 from recgraft.transfer_model import TransferModel
 
 #: On tiny training sets (a few dozen users) one pass is one or two updates; an epoch then
@@ -176,7 +176,9 @@ def fit_transfer(
                         features, wanted = model.training_features(batch.inputs, batch.targets)
                         losses.append(step(features, wanted))
                     advance(1, {"loss": losses[-1]})
-        record: dict[str, float] = {"epoch": epoch, **distributed.average({"loss": sum(losses) / max(len(losses), 1)})}
+        loss = distributed.average({"loss": sum(losses) / max(len(losses), 1)})
+        check_losses(epoch, loss)
+        record: dict[str, float] = {"epoch": epoch, **loss}
         if epoch % train.eval_every == 0 or epoch == train.epochs:
             record["valid_ndcg@10"] = _validate(model, split, train, device)["ndcg@10"]
             if record["valid_ndcg@10"] > best_score:

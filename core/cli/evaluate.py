@@ -65,7 +65,8 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     for stage, metrics in payload["metrics"].items():
         click.echo(f"  {stage:5}  " + "  ".join(f"{k.upper()} {metrics[k]:.4f}" for k in ("hr@10", "ndcg@10", "mrr@10")))
     if "binary" in test:
-        click.echo("  binary " + "  ".join(f"{k} {v:.4f}" for k, v in test["binary"].items() if k != "count"))
+        click.echo("  binary " + "  ".join(f"{k} {'n/a' if v is None else f'{v:.4f}'}"
+                                           for k, v in test["binary"].items() if k != "count"))
     click.echo("  by history length (test):")
     for row in breakdown:
         click.echo(f"    {row['bucket']:>6}  users {row['users']:6,}  HR@10 {row['hr@10']:.4f}  NDCG@10 {row['ndcg@10']:.4f}")

@@ -142,9 +142,14 @@ def registry_option(func: F) -> F:
     )(with_store)  # type: ignore[return-value]
 
 
-def echo_json(payload: Any) -> None:
-    """Print ``payload`` as the command's one JSON object."""
-    click.echo(json.dumps(payload, indent=2, default=str))
+def echo_json(payload: Any, indent: int | None = 2) -> None:
+    """Print ``payload`` as the command's one JSON object: every ``--json`` goes through here.
+
+    Strict JSON (``allow_nan=False``): a NaN or infinity is a bug upstream (metrics are finite
+    or None), so it fails loudly rather than printing ``NaN``, which JSON parsers reject.
+    ``indent=None`` prints one line (json's fast C encoder, for large listings).
+    """
+    click.echo(json.dumps(payload, indent=indent, default=str, allow_nan=False))
 
 
 def read_checkpoint(registry: Registry | None, reference: str) -> tuple[str, bytes]:

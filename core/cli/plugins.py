@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import click
 
+from recgraft.cli.options import echo_json
 from recgraft.plugin_manager import load_plugins
 
 
@@ -30,7 +30,7 @@ def list_plugins(as_json: bool, requirements: bool) -> None:
             {f"{p.distribution}=={p.version}" for p in system.plugins if p.distribution and p.version}
         )
         if as_json:
-            click.echo(json.dumps({"requirements": pins}))
+            echo_json({"requirements": pins}, indent=None)
         else:
             for pin in pins:
                 click.echo(pin)
@@ -52,7 +52,7 @@ def list_plugins(as_json: bool, requirements: bool) -> None:
             "plugins": [p.as_dict() for p in system.plugins],
             "settings": str(system.settings.source) if system.settings.source else None,
         }
-        click.echo(json.dumps(payload, indent=2))
+        echo_json(payload)
         return
     from rich.console import Console
     from rich.table import Table

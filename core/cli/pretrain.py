@@ -11,6 +11,7 @@ prints, and registers once every process has finished.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 
 def _resume_file(key: dict[str, object]) -> Path:
+    """Where the run that ``key`` identifies keeps its resume state (one file per run)."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return recgraft_home() / "runs" / f"pretrain-{digest}.pt"
 
@@ -72,8 +74,8 @@ def _continued_encoder(registry: Registry | None, reference: str, domain: Domain
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one setting, e.g. --set num_layers=3 --set train.learning_rate=0.002.")
 @click.option("--resume", is_flag=True,
-              help="Continue an interrupted run with the same data and settings; when none was saved, "
-              "a note on stderr says so and training starts from scratch.")
+              help="Continue an interrupted run with the same data, settings and --name; when none "
+              "was saved, a note on stderr says so and training starts from scratch.")
 @click.option("--from", "from_reference", default=None, metavar="REF",
               help="Start from this checkpoint's weights (same items); only train.* settings may change.")
 @registry_option
@@ -86,6 +88,7 @@ def pretrain(
 ) -> None:
     """Pretrain an encoder with its own objective, evaluate it, and register the checkpoint."""
     from recgraft import distributed
+    from recgraft import resume as resume_state
     from recgraft.cli import UserError
     from recgraft.components import parse_model
     from recgraft.data.loader import load_domain
@@ -125,30 +128,35 @@ def pretrain(
         if from_reference is not None:
             parent, encoder_name, encoder = _continued_encoder(registry, from_reference, domain)
             encoder_config, parents = encoder.config, [(parent, "continued")]
-        resume_path = _resume_file({  # the same run with any number of processes
-            "data": domain.fingerprint(), "encoder": encoder_name, "from": parents,
+        resume_path = _resume_file({  # the same run with any number of processes; another name is another run
+            "data": domain.fingerprint(), "domain": domain.name, "encoder": encoder_name, "from": parents,
             "config": encoder_config.model_dump(), "train": train_config.model_dump(),
+            "name": name or f"{domain.name}-{encoder_name}", "registry": registry_url,  # the name it registers under
         })
         if main:
             try:
                 resume_path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise UserError(f"cannot create {resume_path.parent}: {exc.strerror or exc}") from None
-            if not resume and resume_path.exists():
-                resume_path.unlink()
-            if resume and not resume_path.exists():
+        # Rank 0 holds the run from its first look at the resume file to the file's removal after
+        # registering; when another live run holds it, every process stops.
+        with contextlib.ExitStack() as held:
+            distributed.on_main(lambda: held.enter_context(resume_state.claim(resume_path)))
+            if main and not resume:
+                resume_path.unlink(missing_ok=True)
+            if main and resume and not resume_path.exists():
                 click.echo("note: --resume: no interrupted run with this data and these settings was found; "
                            "training from scratch", err=True)
-        trained = run_pretrain(
-            domain, encoder, encoder_config, train_config, device=device,
-            progress=Progress(enabled=main), resume=resume_path,
-        )
-        distributed.all_finished()
-        if not main:
-            return  # the other processes are silent
-        assert registry is not None
-        record = trained.register(registry, name=name, parents=parents)
-        resume_path.unlink(missing_ok=True)
+            trained = run_pretrain(
+                domain, encoder, encoder_config, train_config, device=device,
+                progress=Progress(enabled=main), resume=resume_path,
+            )
+            distributed.all_finished()
+            if not main:
+                return  # the other processes are silent
+            assert registry is not None
+            record = trained.register(registry, name=name, parents=parents)
+            resume_path.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
     payload = {
         "checkpoint": record.reference,

@@ -10,7 +10,6 @@ not cleaned).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,7 +97,7 @@ def list_checkpoints(
     if as_json:
         # One line: json's C encoder only runs without indent (10,000 records in ~0.1 s, not 3 s).
         payload = {"count": len(records), "checkpoints": [_fields_json(r) for r in records]}
-        click.echo(json.dumps(payload, default=str))
+        echo_json(payload, indent=None)
         return
     if not records:
         click.echo("no checkpoints", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -248,3 +249,153 @@ def test_any_settings_fail_in_one_line_before_training_or_pass_validation(
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: "), result.stderr
     assert Registry.open().list() == []
+
+
+def test_a_diverged_pretrain_is_one_line_exit_2_and_registers_nothing(source_folder: Path) -> None:
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY,
+                                              "--set", "train.learning_rate=1e30", "--json"])
+    assert result.exit_code == 2, result.output
+    assert "training diverged at epoch" in result.stderr and "lower the learning rate" in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]  # after the progress log
+    assert len(errors) == 1 and errors[0] == result.stderr.splitlines()[-1] and result.stdout == ""
+    assert Registry.open().list() == []
+
+
+def _pretrain_in_child(args: list[str]) -> None:
+    """A forked process running ``recgraft pretrain ARGS`` (torch already imported: no start-up cost)."""
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        build_cli().main(["pretrain", *args], prog_name="recgraft", standalone_mode=True)
+    except SystemExit as exit:
+        os._exit(exit.code if isinstance(exit.code, int) else 1)
+    os._exit(0)
+
+
+def test_concurrent_pretrains_differing_only_in_name_all_finish_and_register(source_folder: Path) -> None:
+    fork = multiprocessing.get_context("fork")
+    runs = [fork.Process(target=_pretrain_in_child,
+                         args=(["--data", str(source_folder), *TINY, "--epochs", "3", "--name", f"run{i}"],))
+            for i in range(3)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=120)
+    assert [run.exitcode for run in runs] == [0, 0, 0]
+    registry = Registry.open()
+    assert sorted(r.reference for r in registry.list()) == ["run0@1", "run1@1", "run2@1"]
+    assert registry.verify().ok
+    runs_folder = Path(os.environ["RECGRAFT_HOME"]) / "runs"
+    assert not [p for p in runs_folder.iterdir() if p.suffix != ".lock"]  # every resume file removed, no tmp left
+    assert len(list(runs_folder.glob("*.lock"))) == 3  # one run, one resume file each
+
+
+def _run_lock(source_folder: Path) -> Path:
+    """The lock file of the TINY run (left in runs/ by a finished run), after running it once."""
+    assert CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY]).exit_code == 0
+    (lock,) = (Path(os.environ["RECGRAFT_HOME"]) / "runs").glob("*.lock")
+    return lock
+
+
+def test_a_second_live_run_with_the_same_settings_is_one_line_exit_2(source_folder: Path) -> None:
+    lock = _run_lock(source_folder)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+         "print('held', flush=True); sys.stdin.readline()", str(lock)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY, "--resume"])
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert result.exit_code == 2
+    assert "another run with the same settings is using" in result.stderr and result.stderr.count("\n") == 1
+    assert [r.reference for r in Registry.open().list()] == ["source-transformer@1"]
+
+
+def test_resume_from_a_corrupt_file_is_one_line_naming_it(source_folder: Path) -> None:
+    resume_file = _run_lock(source_folder).with_suffix("")  # runs/pretrain-<key>.pt
+    resume_file.write_bytes(b"recgraft-resume-v1 0123\n\x80\x02garbage")
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY, "--resume"])
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and str(resume_file) in errors[0] and "delete it or run without --resume" in errors[0]
+    assert resume_file.exists()  # the user decides: delete it, or run without --resume
+    again = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY, "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["checkpoint"] == "source-transformer@2"
+
+
+CRASHING_RUN = Path(__file__).parent / "crashing_run.py"
+
+
+def _crashing_pretrain(point: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``recgraft pretrain`` in a process that the runner kills at ``point`` (see crashing_run.py)."""
+    return subprocess.run([sys.executable, str(CRASHING_RUN), point, "pretrain", *args],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+def _verify(*args: str) -> tuple[int, dict]:
+    result = CliRunner().invoke(build_cli(), ["registry", "verify", "--json", *args])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_a_pretrain_killed_after_a_resume_save_leaves_the_registry_clean_and_resumes_bit_identically(
+    source_folder: Path,
+) -> None:
+    run = ["--data", str(source_folder), *TINY, "--epochs", "4", "--json"]
+    whole = CliRunner().invoke(build_cli(), ["pretrain", *run, "--name", "whole"])
+    assert whole.exit_code == 0, whole.output
+    killed = _crashing_pretrain("after-resume-save:2", *run, "--name", "cut")
+    assert killed.returncode == 77 and killed.stdout == "", killed.stderr
+    assert _verify()[0] == 0  # nothing half-registered
+    assert [r.reference for r in Registry.open().list()] == ["whole@1"]
+    resumed = CliRunner().invoke(build_cli(), ["pretrain", *run, "--name", "cut", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed after epoch 2" in resumed.stderr
+    assert json.loads(resumed.stdout)["metrics"] == json.loads(whole.stdout)["metrics"]
+    registry = Registry.open()
+    assert registry.resolve("cut").digest == registry.resolve("whole").digest  # the same bytes, bit for bit
+
+
+def test_a_pretrain_killed_during_registration_loses_no_record_and_leaves_only_what_verify_clean_removes(
+    source_folder: Path,
+) -> None:
+    from recgraft.registry.store import CRASH_ENV
+
+    run = ["--data", str(source_folder), *TINY, "--json"]
+    assert CliRunner().invoke(build_cli(), ["pretrain", *run, "--name", "kept"]).exit_code == 0
+    kept = Registry.open().resolve("kept")
+    # Killed between writing the checkpoint file and committing its record (another seed: other
+    # bytes, since the content-addressed store would share kept's identical file).
+    crashed = _crashing_pretrain("none", *run, "--seed", "1", "--name", "lost", env={CRASH_ENV: "before-commit"})
+    assert crashed.returncode == 86, crashed.stderr
+    code, report = _verify()
+    assert code == 1 and len(report["orphans"]) == 1 and report["missing"] == report["mismatched"] == []
+    code, report = _verify("--clean")
+    assert code == 0 and len(report["removed_orphans"]) == 1
+    assert _verify()[0] == 0
+    # Killed after the commit, before the run removed its resume file: the record stands.
+    late = _crashing_pretrain("after-register", *run, "--seed", "2", "--name", "late")
+    assert late.returncode == 77, late.stderr
+    assert _verify()[0] == 0
+    registry = Registry.open()
+    assert sorted(r.reference for r in registry.list()) == ["kept@1", "late@1"]
+    assert registry.read_bytes(registry.resolve("kept")) and registry.resolve("kept").digest == kept.digest
+    # The trained run whose registration died registers from its resume file, without training again.
+    again = CliRunner().invoke(build_cli(), ["pretrain", *run, "--seed", "1", "--name", "lost", "--resume"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["checkpoint"] == "lost@1" and "resumed after epoch 2" in again.stderr
+
+
+def test_a_pretrain_killed_while_saving_its_resume_file_resumes_from_the_previous_epoch(source_folder: Path) -> None:
+    run = ["pretrain", "--data", str(source_folder), *TINY, "--epochs", "3", "--json"]
+    killed = _crashing_pretrain("in-resume-save:2", *run[1:])
+    assert killed.returncode == 77, killed.stderr
+    runs_folder = Path(os.environ["RECGRAFT_HOME"]) / "runs"
+    assert len(list(runs_folder.glob("*.tmp"))) == 1  # the torn write never replaced the epoch-1 state
+    resumed = CliRunner().invoke(build_cli(), [*run, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed after epoch 1" in resumed.stderr and json.loads(resumed.stdout)["epochs"] == 3
+    assert list(runs_folder.glob("*.tmp")) == []  # the next claim of the run removed it

@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recgraft.metrics import (
     RankingMetrics,
@@ -122,7 +124,7 @@ def test_auc_ties_and_single_class() -> None:
     assert auc_score([0.7, 0.5, 0.5], [1, 1, 0]) == pytest.approx(0.75)
     assert math.isnan(auc_score([0.2, 0.3], [1, 1]))
     r = binary_metrics([0.2, 0.3], [0, 0])
-    assert r["precision"] == 0.0 and r["recall"] == 0.0 and math.isnan(r["auc"])
+    assert r["precision"] == 0.0 and r["recall"] == 0.0 and r["auc"] is None  # undefined, not NaN
 
 
 def test_breakdown_buckets() -> None:
@@ -142,3 +144,55 @@ def test_mask_history_takes_ragged_histories_as_row_item_pairs() -> None:
     rows, items = torch.tensor([0, 0, 1]), torch.tensor([1, 3, 2])
     masked = mask_history(scores, items, torch.tensor([3, 1]), rows=rows)
     assert masked.tolist() == [[INF, INF, 4.0, 3.0], [INF, 5.0, INF, 3.0]]
+
+
+NAN = float("nan")
+
+
+def test_a_nan_target_ranks_behind_every_item() -> None:
+    scores = torch.tensor([[INF, 0.5, NAN, 0.1, NAN], [INF, NAN, NAN, NAN, NAN]])
+    ranks = target_ranks(scores, torch.tensor([2, 3]))
+    assert ranks.tolist() == [4, 4]  # behind every other column, pad included
+    assert target_ranks(scores, torch.tensor([1, 1])).tolist() == [0, 4]  # NaN items rank last
+
+
+def test_nan_scores_earn_no_ranking_credit() -> None:
+    m = RankingMetrics()
+    m.add(target_ranks(torch.full((4, 30), NAN), torch.tensor([1, 2, 3, 4])))
+    result = m.result()
+    assert result["hr@10"] == 0.0 and result["ndcg@10"] == 0.0 and result["mrr@20"] == 0.0
+
+
+def test_ranking_metrics_refuse_negative_ranks() -> None:
+    with pytest.raises(ValueError, match="ranks"):
+        RankingMetrics().add(torch.tensor([-1, 0]))
+
+
+def test_sampled_ranks_put_a_nan_target_behind_its_negatives() -> None:
+    scores = torch.tensor([[0.0, 0.3, NAN, 0.1, 0.2, 0.4]])
+    g = torch.Generator().manual_seed(0)
+    assert sampled_ranks(scores, torch.tensor([2]), num_negatives=3, generator=g).tolist() == [3]
+
+
+def test_binary_metrics_treat_nan_predictions_as_least_confident() -> None:
+    r = binary_metrics([NAN, NAN, 0.2, 0.1], [1, 1, 0, 0])
+    assert r["auc"] == 0.0 and r["recall"] == 0.0 and r["accuracy"] == 0.5
+    assert auc_score([NAN, 0.9], [1, 0]) == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from([NAN, INF, -INF, 0.0, 1.0, -2.5, 1e30]), min_size=6, max_size=6),
+             min_size=1, max_size=5),
+    st.data(),
+)
+def test_every_metric_stays_in_0_1_whatever_the_scores(rows: list[list[float]], data: st.DataObject) -> None:
+    scores = torch.tensor(rows)
+    targets = torch.tensor(data.draw(st.lists(st.integers(1, 5), min_size=len(rows), max_size=len(rows))))
+    m = RankingMetrics()
+    m.add(target_ranks(scores, targets))
+    m.add(sampled_ranks(scores, targets, 3, torch.Generator().manual_seed(0)))
+    assert all(0.0 <= v <= 1.0 for k, v in m.result().items() if k != "users")
+    labels = [i % 2 for i in range(scores.numel())]
+    binary = binary_metrics(torch.sigmoid(scores).reshape(-1), labels)
+    assert all(v is None or 0.0 <= v <= 1.0 for k, v in binary.items() if k != "count")

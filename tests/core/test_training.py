@@ -72,3 +72,42 @@ def test_length_bucketed_training_learns_and_repeats_with_the_seed(split) -> Non
     runs = [fit(fresh_encoder(split), split, config, torch.device("cpu")) for _ in range(2)]
     assert runs[0].history[-1]["loss"] < runs[0].history[0]["loss"]
     assert runs[0].valid == runs[1].valid
+
+
+def test_a_diverged_run_stops_with_a_clear_error_instead_of_picking_a_garbage_epoch(split) -> None:
+    from recgraft.errors import TrainingDivergedError
+
+    train = TrainConfig(epochs=5, batch_size=32, learning_rate=1e30)
+    with pytest.raises(TrainingDivergedError, match=r"training diverged at epoch \d+ \(loss (nan|inf)\); lower the learning rate"):
+        fit(fresh_encoder(split), split, train, torch.device("cpu"))
+
+
+def test_check_losses_names_the_epoch_and_the_non_finite_loss() -> None:
+    from recgraft.errors import TrainingDivergedError
+    from recgraft.training import check_losses
+
+    check_losses(1, {"loss": 2.5, "d_loss": 0.1})
+    with pytest.raises(TrainingDivergedError, match=r"^training diverged at epoch 3 \(d_loss inf\); lower the learning rate$"):
+        check_losses(3, {"loss": 2.5, "d_loss": float("inf")})
+
+
+def test_resuming_from_a_damaged_file_is_refused_naming_it(split, tmp_path: Path) -> None:
+    from recgraft.errors import ResumeStateError
+
+    train = TrainConfig(epochs=3, batch_size=64, learning_rate=5e-3)
+    resume = tmp_path / "run.pt"
+
+    def stop_after_two(epoch: int, record: dict[str, float]) -> None:
+        if epoch == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        fit(fresh_encoder(split), split, train, torch.device("cpu"), resume_path=resume, on_epoch=stop_after_two)
+    data = bytearray(resume.read_bytes())
+    data[len(data) // 2] ^= 0x10  # one flipped bit: must not resume silently
+    resume.write_bytes(bytes(data))
+    with pytest.raises(ResumeStateError, match=r"run\.pt is unusable .*delete it or run without --resume"):
+        fit(fresh_encoder(split), split, train, torch.device("cpu"), resume_path=resume)
+    resume.write_bytes(bytes(data[:100]))  # truncated
+    with pytest.raises(ResumeStateError, match=r"run\.pt is unusable"):
+        fit(fresh_encoder(split), split, train, torch.device("cpu"), resume_path=resume)

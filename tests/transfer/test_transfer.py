@@ -119,3 +119,11 @@ def test_a_partner_checkpoint_without_the_partner_architecture_is_refused(regist
     del contents.metadata["components"]["pretrained"]["src-lstm"]["encoder"]
     with pytest.raises(CheckpointFormatError, match="does not record the architecture of 'src-lstm'"):
         model_from_contents(contents)
+
+
+def test_a_diverged_transfer_stops_with_a_clear_error(pretrained, target_split) -> None:
+    from recgraft.errors import TrainingDivergedError
+
+    transfer = Transfer.from_pretrained(pretrained, strategy="finetune")
+    with pytest.raises(TrainingDivergedError, match=r"training diverged at epoch \d+ \(loss (nan|inf)\); lower"):
+        transfer.fit(target_split, {**FAST, "epochs": 4, "learning_rate": 1e30}, device="cpu")

@@ -203,3 +203,43 @@ def test_an_unusable_store_is_one_line_before_reading_or_training(tmp_path: Path
                     "--store", str(store))
     assert result.exit_code == 2 and result.stderr.count("\n") == 1
     assert f"cannot use the checkpoint store {store}: {store} is not a folder" in result.stderr
+
+
+def test_a_diverged_transfer_is_one_line_exit_2_and_registers_nothing(source_ref, target_folder, registry) -> None:
+    result = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "finetune", *FAST,
+                    "--set", "learning_rate=1e30", "--no-baseline", "--json")
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]  # after the progress log
+    assert len(errors) == 1 and "training diverged at epoch 1 (loss nan)" in errors[0]
+    assert [r.reference for r in registry.list()] == [source_ref]
+
+
+CRASHING_RUN = Path(__file__).parents[1] / "cli" / "crashing_run.py"
+
+
+def test_a_transfer_killed_in_training_or_registration_leaves_the_registry_clean(source_ref, target_folder,
+                                                                                registry) -> None:
+    from recgraft.registry.store import CRASH_ENV
+
+    run = ["transfer", "--from", "src", "--data", str(target_folder), "--strategy", "finetune", *FAST,
+           "--no-baseline", "--json"]
+
+    def killed(point: str, env: dict[str, str]) -> int:
+        return subprocess.run([sys.executable, str(CRASHING_RUN), point, *run], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, **env}).returncode
+
+    def verify(*args: str) -> tuple[int, dict]:
+        result = invoke("registry", "verify", "--json", *args)
+        return result.exit_code, json.loads(result.stdout)
+
+    source = registry.resolve(source_ref)
+    assert killed("after-epoch:1", {}) == 77  # during training
+    assert verify()[0] == 0 and [r.reference for r in registry.list()] == [source_ref]
+    assert killed("none", {CRASH_ENV: "before-commit"}) == 86  # between the file and its record
+    code, report = verify()
+    assert code == 1 and len(report["orphans"]) == 1 and report["missing"] == report["mismatched"] == []
+    assert verify("--clean")[0] == 0 and verify()[0] == 0
+    assert [r.reference for r in registry.list()] == [source_ref]
+    assert registry.resolve(source_ref).digest == source.digest and registry.read_bytes(source)
+    finished = invoke(*run)  # and the same run, uninterrupted, registers as version 1
+    assert finished.exit_code == 0 and json.loads(finished.stdout)["checkpoint"] == "target-transformer-finetune@1"

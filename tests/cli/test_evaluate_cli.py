@@ -1,0 +1,52 @@
+"""``recgraft evaluate`` through click's runner: strict JSON whatever the model scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from recgraft.cli import build_cli
+from recgraft.data.export import write_atomic_files
+from recgraft.data.synthetic import synthetic_domains
+from recgraft.pretrain import pretrain
+from recgraft.registry import Registry
+
+
+def _strict(text: str) -> object:
+    """Parse as strict JSON: NaN, Infinity and -Infinity are refused."""
+
+    def refuse(constant: str) -> object:
+        raise AssertionError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_evaluate_json_of_a_nan_model_is_strict_json_with_metrics_in_0_1(tmp_path: Path) -> None:
+    domain, _ = synthetic_domains(num_users=(60, 20), num_items=(40, 30), seed=5)
+    trained = pretrain(domain, "transformer", {"embedding_dim": 8, "max_length": 8, "num_heads": 1},
+                       {"epochs": 1}, device="cpu")
+    with torch.no_grad():
+        for parameter in trained.encoder.parameters():
+            parameter.fill_(float("nan"))  # what a diverged run's weights look like
+    trained.register(Registry.open(), name="diverged")
+    folder = write_atomic_files(domain, tmp_path / "data")
+    result = CliRunner().invoke(build_cli(), ["evaluate", "diverged", "--data", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = _strict(result.stdout)
+    assert isinstance(payload, dict)
+    for stage in ("valid", "test"):
+        for key, value in payload["metrics"][stage].items():
+            if key.split("@")[0] in ("hr", "ndcg", "mrr", "recall"):
+                assert value == 0.0, (stage, key)  # NaN scores rank last: no credit
+    assert all(row["ndcg@10"] == 0.0 for row in payload["by_history_length"])
+
+
+def test_json_output_refuses_non_finite_numbers() -> None:
+    from recgraft.cli.options import echo_json
+
+    with pytest.raises(ValueError, match="JSON"):
+        echo_json({"ndcg@10": float("inf")})
