@@ -7,6 +7,7 @@ import pytest
 
 from recgraft.data.loader import detect_format, load_domain
 from recgraft.errors import ConfigError, DataError
+from recgraft.testing import DatasetContract
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -146,3 +147,26 @@ def test_unknown_format_and_missing_path(tmp_path: Path, atomic_dir: Path) -> No
         load_domain(atomic_dir, format="atomik")
     with pytest.raises(DataError, match="no such file"):
         load_domain(tmp_path / "missing.csv")
+
+
+class TestCSVContract(DatasetContract):
+    component = "csv"
+
+    def write_sample(self, folder: Path) -> Path:
+        return write(folder / "events.csv", "userId,movieId,rating,timestamp\n1,10,4.5,3\n2,10,3,1\n1,11,2,2\n")
+
+
+class TestAtomicContract(DatasetContract):
+    component = "atomic"
+
+    def write_sample(self, folder: Path) -> Path:
+        write(folder / "shop" / "shop.inter", "user_id:token\titem_id:token\ttimestamp:float\nu1\ta\t1\nu2\tb\t2\n")
+        return folder / "shop"
+
+
+class TestMovieLensContract(DatasetContract):
+    component = "movielens"
+
+    def write_sample(self, folder: Path) -> Path:
+        write(folder / "ml-1m" / "ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978300000\n")
+        return folder / "ml-1m"
