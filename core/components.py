@@ -133,6 +133,8 @@ class ComponentEntry:
     version: str | None
     target: Any
     conflicts: list[str] = field(default_factory=list)
+    #: The installed distribution that provides the plugin ("recgraft" for built-ins), if any.
+    distribution: str | None = None
     #: Why the target is no valid component (checked when registered, and when first
     #: imported for an import string); None when it is valid or not imported yet.
     problem: str | None = field(default=None, init=False)
@@ -166,6 +168,11 @@ class ComponentEntry:
         return self.target
 
     @property
+    def provenance(self) -> dict[str, str | None]:
+        """Which plugin, distribution and version provide it (recorded in checkpoints)."""
+        return {"plugin": self.plugin, "distribution": self.distribution, "version": self.version}
+
+    @property
     def status(self) -> str:
         if self.problem is not None:
             return f"error: {self.problem}"
@@ -179,25 +186,38 @@ class ComponentCatalog:
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], ComponentEntry] = {}
+        #: Entries of other plugins under a taken kind and name: kept (and listed), never used.
+        self._rivals: dict[tuple[str, str], list[ComponentEntry]] = {}
 
     def add(self, entry: ComponentEntry) -> None:
-        """Add a component; a second plugin using the same kind and name marks both as conflicting."""
+        """Add a component; a second plugin using the same kind and name marks both as
+        conflicting, and both stay listed."""
         key = (entry.kind, entry.name)
         existing = self._entries.get(key)
         if existing is None:
             self._entries[key] = entry
         elif existing.plugin != entry.plugin:
-            existing.conflicts.append(entry.plugin)
+            rivals = self._rivals.setdefault(key, [])
+            for other in (existing, *rivals):
+                other.conflicts.append(entry.plugin)
+                entry.conflicts.append(other.plugin)
+            rivals.append(entry)
         else:
             existing.target, existing.problem = entry.target, entry.problem
 
+    def rivals(self, kind: str, name: str) -> list[ComponentEntry]:
+        """Every entry registered under ``kind`` and ``name``, the first plugin's first."""
+        first = self._entries.get((kind, name))
+        return [first, *self._rivals.get((kind, name), [])] if first is not None else []
+
     def entries(self, kind: str | None = None) -> list[ComponentEntry]:
-        """All entries (of one kind), sorted by kind and name."""
+        """All entries (of one kind), conflicting ones too, sorted by kind and name."""
         found = [e for e in self._entries.values() if kind is None or e.kind == kind]
+        found += [e for rivals in self._rivals.values() for e in rivals if kind is None or e.kind == kind]
         return sorted(found, key=lambda e: (KINDS.index(e.kind), e.name))
 
     def names(self, kind: str) -> list[str]:
-        return [e.name for e in self.entries(kind)]
+        return sorted({e.name for e in self.entries(kind)})
 
     def entry(self, kind: str, name: str) -> ComponentEntry:
         """The entry for ``name``; unknown names get close matches suggested."""
@@ -209,9 +229,10 @@ class ComponentCatalog:
             listing = ", ".join(known) if known else "none"
             raise UnknownComponentError(f"unknown {kind} '{name}' (known: {listing}){hint}")
         if found.conflicts:
-            plugins = " and ".join([found.plugin, *found.conflicts])
+            plugins = " and ".join(_described(e) for e in self.rivals(kind, name))
             raise DuplicateComponentError(
-                f"{kind} '{name}' is registered by both {plugins}; disable one in plugins.toml"
+                f"{kind} '{name}' is registered by both {plugins}; disable one in plugins.toml "
+                f'([plugins] disable = ["{found.conflicts[0]}"])'
             )
         return found
 
@@ -236,3 +257,10 @@ class ComponentCatalog:
     def config(self, kind: str, name: str, values: Mapping[str, Any] | BaseModel | None = None) -> Any:
         """Validate ``values`` against that component's Config."""
         return validate_config(kind, name, self.get(kind, name), values)
+
+
+def _described(entry: ComponentEntry) -> str:
+    """A plugin by name, with its distribution and version when it has one."""
+    if entry.distribution and entry.source != "builtin":
+        return f"{entry.plugin} ({entry.distribution} {entry.version or ''})".replace(" )", ")")
+    return entry.plugin

@@ -171,13 +171,15 @@ def _registered_components(manager: pluggy.PluginManager, info: PluginInfo) -> l
     """Call each of the plugin's register hooks; what they register, once all have returned
     (so a plugin that fails half-way adds nothing). Each entry records its own problem."""
     plugin = manager.get_plugin(info.name)
+    distribution = "recgraft" if info.source == "builtin" else info.distribution
     entries: list[ComponentEntry] = []
     for kind in KINDS:
 
         def register(name: str, target: Any, _kind: Kind = kind) -> None:
             if not isinstance(name, str) or not name or "/" in name or "@" in name:
                 raise ValueError(f"invalid {_kind} name {name!r}")
-            entries.append(ComponentEntry(_kind, name, info.name, info.source, info.version, target))
+            entries.append(ComponentEntry(_kind, name, info.name, info.source, info.version, target,
+                                          distribution=distribution))
 
         _only(manager, HOOK_FOR_KIND[kind], plugin)(register=register)
     return entries

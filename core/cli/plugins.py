@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import inspect
+import json
 import re
+import types
+import typing
+from typing import Any
 
 import click
 
 from recgraft.cli.options import echo_json
+from recgraft.components import KINDS, ComponentCatalog, ComponentEntry
 from recgraft.plugin_manager import load_plugins
 
 
@@ -65,6 +73,125 @@ def list_plugins(as_json: bool, requirements: bool) -> None:
     for p in system.plugins:
         if p.status != "ok":
             console.print(f"[bold]{p.name}[/bold] ({p.source}): {p.status}" + (f": {p.error}" if p.error else ""))
+
+
+def _type_name(annotation: Any) -> str:
+    """A field's type as a reader writes it: ``int``, ``list[str]``, ``'last' | 'mean'``."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        constraints = _constraints([m for info in args[1:] for m in getattr(info, "metadata", [info])])
+        inner = _type_name(args[0])
+        return f"{inner} ({', '.join(f'{k}={v}' for k, v in constraints.items())})" if constraints else inner
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin is not None:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(a) for a in args)}]"
+    if annotation is type(None):
+        return "None"
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
+
+
+def _constraints(metadata: list[Any]) -> dict[str, Any]:
+    """Constraints (``ge``, ``max_length``, ...) from a pydantic field's metadata."""
+    found: dict[str, Any] = {}
+    for item in metadata:
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            values = dataclasses.asdict(item)
+        else:
+            values = vars(item) if hasattr(item, "__dict__") else {}
+        found.update({k: v for k, v in values.items() if v is not None and not k.startswith("_")})
+    return found
+
+
+def component_details(entry: ComponentEntry) -> dict[str, Any]:
+    """What ``plugins show`` prints: where a component comes from and each of its settings."""
+    from pydantic import ValidationError
+
+    cls = entry.load()
+    config = cls.Config
+    try:
+        defaults = config().model_dump(mode="json")
+    except ValidationError:
+        defaults = {}
+    settings = []
+    for name, info in config.model_fields.items():
+        settings.append({
+            "name": name,
+            "type": _type_name(info.annotation),
+            "default": defaults.get(name),
+            "required": info.is_required(),
+            "constraints": {k: v for k, v in _constraints(info.metadata).items()},
+            "description": info.description,
+        })
+    doc = inspect.getdoc(cls) or ""
+    return {
+        "kind": entry.kind,
+        "name": entry.name,
+        "plugin": entry.plugin,
+        "source": entry.source,
+        "distribution": entry.distribution,
+        "version": entry.version,
+        "status": entry.status,
+        "class": f"{cls.__module__}:{cls.__qualname__}",
+        "description": doc.split("\n\n")[0].replace("\n", " ") if doc else None,
+        "settings": settings,
+    }
+
+
+def _find(catalog: ComponentCatalog, name: str, kind: str | None) -> ComponentEntry:
+    """The one entry ``name`` (of ``kind``) names; UserError when it is ambiguous or unknown."""
+    from recgraft.cli import UserError
+
+    if kind is not None:
+        return catalog.rivals(kind, name)[0] if catalog.rivals(kind, name) else catalog.entry(kind, name)
+    kinds = sorted({e.kind for e in catalog.entries() if e.name == name}, key=KINDS.index)
+    if len(kinds) > 1:
+        what = " and ".join(("an " if kind[0] in "aeiou" else "a ") + kind for kind in kinds)
+        raise UserError(f"plugins show: '{name}' names {what}; pass --kind {kinds[-1]} (or {', '.join(kinds[:-1])})")
+    if not kinds:
+        known = sorted({e.name for e in catalog.entries()})
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise UserError(f"plugins show: no component named '{name}' (see recgraft plugins list){hint}")
+    return catalog.rivals(kinds[0], name)[0]
+
+
+@plugins.command("show")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(KINDS), default=None, help="The component's kind, when NAME is several.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def show(name: str, kind: str | None, as_json: bool) -> None:
+    """A component's plugin, distribution and version, and its settings (type, default,
+    constraints, description)."""
+    system = load_plugins()
+    details = component_details(_find(system.catalog, name, kind))
+    if as_json:
+        click.echo(json.dumps(details, indent=2))
+        return
+    where = details["distribution"] or details["source"]
+    if details["distribution"] and details["version"]:
+        where += f" {details['version']}"
+    click.echo(f"{details['kind']} '{details['name']}' from plugin {details['plugin']} ({where})")
+    click.echo(f"class {details['class']}")
+    if details["status"] != "ok":
+        click.echo(f"status: {details['status']}")
+    if details["description"]:
+        click.echo(details["description"])
+    if not details["settings"]:
+        click.echo("no settings")
+        return
+    rows = [("setting", "type", "default", "constraints", "description")]
+    for field in details["settings"]:
+        default = "(required)" if field["required"] else json.dumps(field["default"])
+        constraints = ", ".join(f"{k}={v}" for k, v in field["constraints"].items())
+        rows.append((field["name"], field["type"], default, constraints, field["description"] or ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    click.echo()
+    for row in rows:
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        click.echo(line.rstrip())
 
 
 def _pip(*args: str) -> None:

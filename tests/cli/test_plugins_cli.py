@@ -283,3 +283,45 @@ def test_broken_plugins_leave_registry_list_and_verify_working(plugins_toml, che
     verified = runner.invoke(cli, ["registry", "verify", "--json"])
     assert verified.exit_code == 0, verified.output
     assert json.loads(verified.stdout)["ok"] is True
+
+
+def test_plugins_show_gives_a_builtin_settings_with_types_defaults_constraints_and_descriptions() -> None:
+    result = CliRunner().invoke(build_cli(), ["plugins", "show", "transformer", "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert (shown["kind"], shown["plugin"], shown["distribution"], shown["version"]) == (
+        "encoder", "recgraft.plugins.encoders", "recgraft", __version__)
+    settings = {s["name"]: s for s in shown["settings"]}
+    assert settings["embedding_dim"] == {
+        "name": "embedding_dim", "type": "int", "default": 64, "required": False, "constraints": {"ge": 1},
+        "description": "size of item embeddings and user vectors"}
+    assert settings["dropout"]["constraints"] == {"ge": 0, "lt": 1}
+    text = CliRunner().invoke(build_cli(), ["plugins", "show", "local"])
+    assert text.exit_code == 0
+    assert "extractor 'local' from plugin recgraft.plugins.extractors (recgraft " in text.output
+    assert "'last' | 'mean'" in text.output and "how (B, L, D) layers become (B, D)" in text.output
+
+
+def test_plugins_show_gives_a_third_party_component(plugins_toml) -> None:
+    plugins_toml(f'[plugins]\npaths = ["{FIXTURES / "toy_plugin.py"}"]\n')
+    result = CliRunner().invoke(build_cli(), ["plugins", "show", "toy", "--kind", "head", "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert (shown["plugin"], shown["source"], shown["status"]) == ("toy_plugin", "local", "ok")
+    assert shown["settings"] == [{"name": "width", "type": "int", "default": 4, "required": False,
+                                  "constraints": {}, "description": None}]
+
+
+def test_plugins_show_of_an_unknown_or_ambiguous_name_is_one_line_and_exit_2(tmp_path: Path, plugins_toml) -> None:
+    unknown = CliRunner().invoke(build_cli(), ["plugins", "show", "transfomer"])
+    assert unknown.exit_code == 2 and "did you mean 'transformer'" in unknown.stderr
+    assert unknown.stderr.count("\n") == 1
+    twice = tmp_path / "twice.py"
+    twice.write_text("from recgraft import hookimpl\nfrom recgraft.head import Head\n\n"
+                     "class Transformer(Head):\n    pass\n\n"
+                     "@hookimpl\ndef register_heads(register):\n    register('transformer', Transformer)\n")
+    plugins_toml(f'[plugins]\npaths = ["{twice}"]\n')
+    ambiguous = CliRunner().invoke(build_cli(), ["plugins", "show", "transformer"])
+    assert ambiguous.exit_code == 2 and "names an encoder and a head; pass --kind head" in ambiguous.stderr
+    chosen = CliRunner().invoke(build_cli(), ["plugins", "show", "transformer", "--kind", "head", "--json"])
+    assert json.loads(chosen.stdout)["plugin"] == "twice"

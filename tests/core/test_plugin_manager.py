@@ -106,6 +106,20 @@ def test_two_plugins_registering_one_name_is_an_error_naming_both(plugins_toml) 
         plugin_manager.catalog().get("head", "toy")
 
 
+def test_a_name_clash_keeps_both_plugins_listed_and_its_error_says_how_to_fix_it(plugins_toml) -> None:
+    plugins_toml(
+        f'[plugins]\npaths = ["{FIXTURES / "toy_plugin.py"}", "{FIXTURES / "duplicate_toy.py"}"]\n'
+    )
+    toys = [e for e in plugin_manager.catalog().entries("head") if e.name == "toy"]
+    assert [(e.plugin, e.status) for e in toys] == [
+        ("toy_plugin", "conflict: also registered by duplicate_toy"),
+        ("duplicate_toy", "conflict: also registered by toy_plugin"),
+    ]
+    assert plugin_manager.catalog().names("head").count("toy") == 1
+    with pytest.raises(DuplicateComponentError, match='disable one in plugins.toml \\(\\[plugins\\] disable = \\["duplicate_toy"\\]\\)'):
+        plugin_manager.catalog().get("head", "toy")
+
+
 def test_trace_writes_hook_calls_to_stderr(plugins_toml, monkeypatch, capsys) -> None:
     monkeypatch.setenv("RECGRAFT_TRACE_PLUGINS", "1")
     plugins_toml(f'[plugins]\npaths = ["{FIXTURES / "toy_plugin.py"}"]\n')

@@ -7,6 +7,7 @@ import pytest
 
 from recgraft.data.loader import detect_format, load_domain
 from recgraft.errors import ConfigError, DataError
+from recgraft.testing import DatasetContract
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -154,3 +155,26 @@ def test_csv_feature_columns_take_a_comma_separated_string(tmp_path: Path) -> No
     domain = load_domain(path, item_features="genre, year", user_features="")
     assert set(domain.item_features) == {"genre", "year"} and domain.user_features == {}
     assert list(domain.item_features["genre"][1:]) == ["drama", "comedy"]
+
+
+class TestCSVContract(DatasetContract):
+    component = "csv"
+
+    def write_sample(self, folder: Path) -> Path:
+        return write(folder / "events.csv", "userId,movieId,rating,timestamp\n1,10,4.5,3\n2,10,3,1\n1,11,2,2\n")
+
+
+class TestAtomicContract(DatasetContract):
+    component = "atomic"
+
+    def write_sample(self, folder: Path) -> Path:
+        write(folder / "shop" / "shop.inter", "user_id:token\titem_id:token\ttimestamp:float\nu1\ta\t1\nu2\tb\t2\n")
+        return folder / "shop"
+
+
+class TestMovieLensContract(DatasetContract):
+    component = "movielens"
+
+    def write_sample(self, folder: Path) -> Path:
+        write(folder / "ml-1m" / "ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978300000\n")
+        return folder / "ml-1m"

@@ -7,6 +7,7 @@ import torch
 
 from recgraft.errors import ConfigError
 from recgraft.plugin_manager import catalog
+from recgraft.testing import ExtractorContract
 
 
 def extractor(name: str, **config):
@@ -56,3 +57,20 @@ def test_concat_joins_its_parts(encoder) -> None:
         features = concat.extract(encoder, HISTORY)
     assert features.shape == (2, 32) == (2, concat.output_dim(encoder))
     assert concat.extract_sequence(encoder, HISTORY).shape == (2, 5, 32)
+
+
+class TestGlobalContract(ExtractorContract):
+    component = "global"
+
+
+class TestLocalContract(ExtractorContract):
+    component = "local"
+
+
+class TestLocalMeanContract(ExtractorContract):
+    component = "local"
+    config = {"pooling": "mean"}
+
+
+class TestConcatContract(ExtractorContract):
+    component = "concat"

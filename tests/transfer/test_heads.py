@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from recgraft.plugin_manager import catalog
+from recgraft.testing import HeadContract
 from recgraft.transfer import Transfer
 
 from .conftest import FAST
@@ -47,3 +48,20 @@ def test_sigmoid_head_learns_the_binary_task(pretrained, target_split) -> None:
     assert set(binary) >= {"accuracy", "precision", "recall", "f1", "auc"}
     assert binary["auc"] > 0.75 and binary["count"] == 2 * test["users"]
     assert test["ndcg@10"] > 0.05  # it ranks the whole catalogue too
+
+
+class TestDotContract(HeadContract):
+    component = "dot"
+
+
+class TestDotProjectedContract(HeadContract):
+    component = "dot"
+    config = {"project": True}
+
+
+class TestMLPContract(HeadContract):
+    component = "mlp"
+
+
+class TestSigmoidContract(HeadContract):
+    component = "sigmoid"

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from recgraft.errors import ConfigError, UnknownComponentError
+from recgraft.testing import StrategyContract
 from recgraft.transfer import Transfer
 from recgraft.transfer_model import TransferModel
 
@@ -193,3 +194,23 @@ def test_blend_partner_needs_a_way_to_read_checkpoints(pretrained, target_split)
     transfer = Transfer.from_pretrained(pretrained, strategy="blend", strategy_config={"partner": "src-lstm@1"})
     with pytest.raises(ConfigError, match="'src-lstm@1': this transfer cannot read other checkpoints"):
         transfer.fit(target_split, FAST, device="cpu")
+
+
+class TestDirectContract(StrategyContract):
+    component = "direct"
+
+
+class TestFinetuneContract(StrategyContract):
+    component = "finetune"
+
+
+class TestFusionContract(StrategyContract):
+    component = "fusion"
+
+
+class TestBlendContract(StrategyContract):
+    component = "blend"
+
+
+class TestScratchContract(StrategyContract):
+    component = "scratch"

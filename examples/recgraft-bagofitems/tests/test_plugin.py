@@ -8,9 +8,24 @@ from recgraft.data.synthetic import synthetic_domains
 from recgraft.plugin_manager import catalog
 from recgraft.pretrain import build_encoder, pretrain
 from recgraft.strategy import TransferContext
+from recgraft.testing import EncoderContract, StrategyContract
 from recgraft.transfer import Transfer
 
 TOY = {"embedding_dim": 16, "hidden_dim": 16, "max_length": 10}
+
+
+class TestBagEncoderContract(EncoderContract):
+    """recgraft's encoder contract suite, run on the plugin's encoder."""
+
+    component = "bag"
+    config = TOY
+
+
+class TestEmbeddingsOnlyContract(StrategyContract):
+    """recgraft's strategy contract suite, run on the plugin's strategy over its own encoder."""
+
+    component = "embeddings-only"
+    encoders = {"bag": TOY}
 
 
 def test_components_are_registered_through_the_entry_point() -> None:
