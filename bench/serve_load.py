@@ -119,14 +119,14 @@ def main() -> None:
     args = parser.parse_args()
 
     from recgraft.data.loader import load_domain
-    from recgraft.export import export_onnx, test_histories, time_one_history
+    from recgraft.export import evaluation_histories, export_onnx, time_one_history
     from recgraft.recommender import load_recommender
     from recgraft.registry import Registry
 
     registry = Registry.open(url=args.registry)
     record = registry.resolve(args.ref)
     model = load_recommender(registry.read_bytes(record), "cpu")
-    histories = test_histories(load_domain(args.data), model, seed=0)
+    histories = evaluation_histories(load_domain(args.data), model, seed=0)
     order = np.random.default_rng(0).permutation(len(histories))
     bodies = [json.dumps({"history": [str(model.items.token(i)) for i in histories[n]], "k": args.k}).encode()
               for n in order]

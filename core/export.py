@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +112,11 @@ def export_onnx(
     example[:, -1] = 1
 
     def write_graph(path: Path) -> None:
-        with torch.no_grad():
+        # The TorchScript exporter (deprecated in torch 2.9, still shipped) traces any scorer,
+        # data-dependent Python included; the parity check below is what vouches for the graph.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(
                 graph, (example,), str(path), input_names=["histories"], output_names=["scores"],
                 dynamic_axes={"histories": {0: "batch"}, "scores": {0: "batch"}},
@@ -143,7 +148,7 @@ def export_onnx(
     return OnnxExport(out, vocabulary, diff, len(check))
 
 
-def test_histories(domain: Domain, model: Recommender, limit: int | None = None, seed: int = 0) -> list[list[int]]:
+def evaluation_histories(domain: Domain, model: Recommender, limit: int | None = None, seed: int = 0) -> list[list[int]]:
     """Histories of ``domain``'s test users (leave-one-out by time, held-out item dropped) as the
     model's item ids, items it does not know left out; ``limit`` users drawn with ``seed``."""
     from recgraft.data.split import leave_one_out

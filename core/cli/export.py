@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from recgraft.cli.options import data_format_option, echo_json, json_option, registry_option
+from recgraft.cli.options import echo_json, json_option, registry_option
 
 
 @click.command()
@@ -23,7 +23,7 @@ from recgraft.cli.options import data_format_option, echo_json, json_option, reg
               help="The graph file to write (the vocabulary goes beside it).")
 @click.option("--check-data", "check_data", type=click.Path(path_type=Path), default=None,
               help="A domain whose test users' histories the parity check scores.")
-@data_format_option
+@click.option("--check-format", "data_format", default=None, help="Format of --check-data (detected by default).")
 @click.option("--check-users", type=click.IntRange(min=1), default=256, show_default=True,
               help="How many histories the parity check scores.")
 @click.option("--no-check", is_flag=True, help="Skip the onnxruntime parity check.")
@@ -34,7 +34,7 @@ def export(reference: str, fmt: str, out: Path, check_data: Path | None, data_fo
     """Export checkpoint REF's scoring graph (history -> scores over the catalogue)."""
     import numpy as np
 
-    from recgraft.export import PARITY_TOLERANCE, export_onnx, test_histories
+    from recgraft.export import PARITY_TOLERANCE, evaluation_histories, export_onnx
     from recgraft.recommender import load_recommender
     from recgraft.registry import Registry
 
@@ -46,7 +46,7 @@ def export(reference: str, fmt: str, out: Path, check_data: Path | None, data_fo
         if check_data is not None:
             from recgraft.data.loader import load_domain
 
-            histories = test_histories(load_domain(check_data, format=data_format), model, check_users)
+            histories = evaluation_histories(load_domain(check_data, format=data_format), model, check_users)
         if not histories:  # no domain, or none of its items known: draw from the catalogue
             rng = np.random.default_rng(0)
             lengths = rng.integers(1, 2 * model.max_length, size=check_users)
