@@ -40,6 +40,46 @@ def _tokens_to_ids(items: Vocabulary, tokens: Sequence[str], strict: bool) -> li
     return [int(i) for i in ids if i > 0]
 
 
+def score_histories(
+    score: Scorer, histories: Sequence[Sequence[int]], max_length: int, device: torch.device | str = "cpu",
+    padding_invariant: bool = False,
+) -> torch.Tensor:
+    """Scores ``(B, I + 1)`` of histories of item ids (oldest first, any lengths) in one forward pass.
+
+    Each history is cut to its last ``max_length`` items and right-aligned; the batch is padded
+    on the left to its longest history when the encoder ignores padding, else to ``max_length``
+    (as evaluation does), so a history scores the same alone or in any batch.
+    """
+    windows = [list(h)[-max_length:] for h in histories]
+    width = max((len(w) for w in windows), default=1) if padding_invariant else max_length
+    width = max(width, 1)
+    inputs = torch.zeros((len(windows), width), dtype=torch.long)
+    for row, window in enumerate(windows):
+        if window:
+            inputs[row, width - len(window):] = torch.tensor(window, dtype=torch.long)
+    with torch.no_grad():
+        return score(inputs.to(device)).float().cpu()
+
+
+def top_items(
+    scores: torch.Tensor, histories: Sequence[Sequence[int]], k: int, exclude_history: bool = True
+) -> list[list[tuple[int, float]]]:
+    """The top ``k`` (item id, score) of each row of ``scores``; padding (id 0), items the model
+    cannot recommend (score -inf, NaN or overflow) and, with ``exclude_history``, the row's
+    history never appear."""
+    scores = scores.float().masked_fill(~torch.isfinite(scores), float("-inf"))  # a copy
+    scores[:, 0] = float("-inf")
+    if exclude_history:
+        for row, history in enumerate(histories):
+            if len(history):
+                scores[row, torch.tensor(list(history), dtype=torch.long)] = float("-inf")
+    top = torch.topk(scores, min(k, scores.shape[1]), dim=1)
+    return [
+        [(int(i), float(s)) for s, i in zip(values.tolist(), indices.tolist(), strict=True) if s != float("-inf")]
+        for values, indices in zip(top.values, top.indices, strict=True)
+    ]
+
+
 def recommend_items(
     score: Scorer,
     items: Vocabulary,
@@ -48,25 +88,18 @@ def recommend_items(
     k: int = 10,
     device: torch.device | str = "cpu",
     strict: bool = False,
+    padding_invariant: bool = False,
+    exclude_history: bool = True,
 ) -> list[tuple[str, float]]:
     """The top ``k`` items (token, score) after ``history`` (item tokens, oldest first).
 
-    Items already in the history, and items without a finite score (a diverged model), are
-    never recommended, so every score returned is finite. Unknown tokens raise a DataError
-    with ``strict``, else are skipped with a warning.
+    Items already in the history are not recommended unless ``exclude_history`` is false;
+    items without a finite score (a diverged model) never are, so every score returned is finite.
+    Unknown tokens raise a DataError with ``strict``, else are skipped with a warning.
     """
     ids = _tokens_to_ids(items, history, strict)
-    window = ids[-max_length:] or [0]
-    inputs = torch.tensor([window], dtype=torch.long, device=device)
-    with torch.no_grad():
-        scores = score(inputs)[0].float().cpu()
-    scores = scores.masked_fill(~torch.isfinite(scores), float("-inf"))  # NaN or overflow: not a usable score
-    scores[0] = float("-inf")
-    if ids:
-        scores[torch.tensor(ids)] = float("-inf")
-    k = min(k, int(torch.isfinite(scores).sum()))
-    top = torch.topk(scores, k)
-    return [(items.token(int(i)), float(s)) for s, i in zip(top.values, top.indices, strict=True)]
+    scores = score_histories(score, [ids], max_length, device, padding_invariant)
+    return [(items.token(i), s) for i, s in top_items(scores, [ids], k, exclude_history)[0]]
 
 
 def remap_scorer(score: Scorer, model_items: Vocabulary, data_items: Vocabulary, device: torch.device) -> tuple[Scorer, int]:
@@ -134,13 +167,25 @@ class Recommender:
     metadata: dict[str, Any] = field(default_factory=dict)
     pair_logits: PairScorer | None = None  # set for binary heads
     padding_invariant: bool = False  # see Encoder.padding_invariant
+    module: torch.nn.Module | None = None  # the model ``score`` runs (holds its weights, for export)
 
     @property
     def kind(self) -> str:
         return str(self.metadata.get("kind", "pretrained"))
 
-    def recommend(self, history: Sequence[str], k: int = 10, strict: bool = False) -> list[tuple[str, float]]:
-        return recommend_items(self.score, self.items, self.max_length, history, k, self.device, strict)
+    def recommend(
+        self, history: Sequence[str], k: int = 10, strict: bool = False, exclude_history: bool = True
+    ) -> list[tuple[str, float]]:
+        """The top ``k`` items (token, score) after ``history`` (item tokens, oldest first)."""
+        return recommend_items(self.score, self.items, self.max_length, history, k, self.device, strict,
+                               self.padding_invariant, exclude_history)
+
+    def recommend_batch(
+        self, histories: Sequence[Sequence[int]], k: int = 10, exclude_history: bool = True
+    ) -> list[list[tuple[str, float]]]:
+        """The top ``k`` items (token, score) after each history of item ids, in one forward pass."""
+        scores = score_histories(self.score, histories, self.max_length, self.device, self.padding_invariant)
+        return [[(self.items.token(i), s) for i, s in row] for row in top_items(scores, histories, k, exclude_history)]
 
     def evaluate(
         self, split: LeaveOneOutSplit, stage: Stage = "test", breakdown: bool = False, batch_size: int = 1024
@@ -173,7 +218,7 @@ def load_recommender(
 
         pairs = model.pair_logits if model.head.binary else None
         return Recommender(score, contents.items, model.max_length, device, contents.metadata, pairs,
-                           model.padding_invariant)
+                           model.padding_invariant, model)
     encoder = build_encoder(contents).to(device).eval()
 
     def encoder_score(histories: torch.Tensor) -> torch.Tensor:
@@ -181,4 +226,4 @@ def load_recommender(
             return encoder.score_items(encoder(histories)).float()
 
     return Recommender(encoder_score, contents.items, int(encoder.config.max_length), device, contents.metadata,
-                       padding_invariant=encoder.padding_invariant)
+                       padding_invariant=encoder.padding_invariant, module=encoder)

@@ -351,7 +351,7 @@ class TransferResult:
         """Top ``k`` target items (token, score) after a history of item tokens; history items excluded."""
         self.model.eval()
         return recommend_items(scorer(self.model, self.device), self.domain.items, self.model.max_length,
-                               history, k, self.device, strict)
+                               history, k, self.device, strict, self.model.padding_invariant)
 
     def to_bytes(self) -> bytes:
         """The checkpoint: the model's weights, every component's name and config, the target

@@ -27,6 +27,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "recgraft.cli.recommend",
     "recgraft.cli.registry",
     "recgraft.cli.demo",
+    "recgraft.cli.serve",
+    "recgraft.cli.export",
 )
 
 
