@@ -94,6 +94,3 @@ def test_items_without_a_finite_score_are_never_recommended() -> None:
     assert [item for item, _ in top] == ["b", "d"]  # not a (NaN), c (inf), e (history)
     assert all(math.isfinite(score) for _, score in top)
 
-
-"""One scorer: ``score_histories`` scores a history the same alone, in any batch, and as
-evaluation does; ``recommend``, ``recommend_batch`` and the service all go through it."""
