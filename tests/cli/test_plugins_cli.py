@@ -293,7 +293,7 @@ def test_plugins_show_gives_a_builtin_settings_with_types_defaults_constraints_a
         "encoder", "recgraft.plugins.encoders", "recgraft", __version__)
     settings = {s["name"]: s for s in shown["settings"]}
     assert settings["embedding_dim"] == {
-        "name": "embedding_dim", "type": "int", "default": 64, "required": False, "constraints": {"ge": 1},
+        "name": "embedding_dim", "type": "int", "default": 64, "required": False, "constraints": {"ge": 1, "le": 16384},
         "description": "size of item embeddings and user vectors"}
     assert settings["dropout"]["constraints"] == {"ge": 0, "lt": 1}
     text = CliRunner().invoke(build_cli(), ["plugins", "show", "local"])
