@@ -26,12 +26,12 @@ def main() -> None:
 
     from recgraft.data.loader import load_domain
     from recgraft.data.split import leave_one_out
-    from recgraft.recommender import load_recommender
+    from recgraft.recommender import load_registered
     from recgraft.registry import Registry
 
     registry = Registry.open(url=args.registry)
     record = registry.resolve(args.reference)
-    recommender = load_recommender(registry.read_bytes(record))
+    recommender = load_registered(registry, record)
     split = leave_one_out(load_domain(args.data))
     seconds, metrics = [], {}
     for _ in range(args.repeats):

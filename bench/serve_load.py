@@ -120,12 +120,12 @@ def main() -> None:
 
     from recgraft.data.loader import load_domain
     from recgraft.export import evaluation_histories, export_onnx, time_one_history
-    from recgraft.recommender import load_recommender
+    from recgraft.recommender import load_registered
     from recgraft.registry import Registry
 
     registry = Registry.open(url=args.registry)
     record = registry.resolve(args.ref)
-    model = load_recommender(registry.read_bytes(record), "cpu")
+    model = load_registered(registry, record, "cpu")
     histories = evaluation_histories(load_domain(args.data), model, seed=0)
     order = np.random.default_rng(0).permutation(len(histories))
     bodies = [json.dumps({"history": [str(model.items.token(i)) for i in histories[n]], "k": args.k}).encode()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,6 +24,9 @@ from recgraft.device import autocast
 from recgraft.errors import DataError
 from recgraft.evaluation import evaluate
 from recgraft.metrics import binary_metrics
+
+if TYPE_CHECKING:
+    from recgraft.registry import CheckpointRecord, Registry
 
 Scorer = Callable[[torch.Tensor], torch.Tensor]  # histories (B, L) -> scores (B, I + 1)
 PairScorer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (B, L), (B, K) -> logits (B, K)
@@ -227,3 +230,8 @@ def load_recommender(
 
     return Recommender(encoder_score, contents.items, int(encoder.config.max_length), device, contents.metadata,
                        padding_invariant=encoder.padding_invariant, module=encoder)
+
+
+def load_registered(registry: Registry, record: CheckpointRecord, device: torch.device | str = "cpu") -> Recommender:
+    """The recommender of a registered checkpoint: its bytes read and verified, errors naming it."""
+    return load_recommender(registry.read_bytes(record), device, record.reference)

@@ -36,7 +36,7 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     from recgraft.data.loader import load_domain
     from recgraft.data.split import leave_one_out, require_evaluated_users
     from recgraft.device import resolve_device, seed_everything
-    from recgraft.recommender import load_recommender
+    from recgraft.recommender import load_registered
     from recgraft.registry import Registry
 
     registry = Registry.open(url=registry_url, create=False)  # a read: never creates one
@@ -45,7 +45,7 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     split = leave_one_out(domain)
     require_evaluated_users(split)  # metrics over nobody are no metrics
     seed_everything(seed)
-    model = load_recommender(registry.read_bytes(record), resolve_device(device), record.reference)
+    model = load_registered(registry, record, resolve_device(device))
     valid = model.evaluate(split, "valid")
     test = model.evaluate(split, "test", breakdown=True)
     breakdown = test.pop("by_history_length")

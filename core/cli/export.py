@@ -35,12 +35,12 @@ def export(reference: str, fmt: str, out: Path, check_data: Path | None, data_fo
     import numpy as np
 
     from recgraft.export import PARITY_TOLERANCE, evaluation_histories, export_onnx
-    from recgraft.recommender import load_recommender
+    from recgraft.recommender import load_registered
     from recgraft.registry import Registry
 
-    registry = Registry.open(url=registry_url)
+    registry = Registry.open(url=registry_url, create=False)  # a read: never creates one
     record = registry.resolve(reference)
-    model = load_recommender(registry.read_bytes(record), "cpu")
+    model = load_registered(registry, record, "cpu")
     histories: list[list[int]] = []
     if not no_check:
         if check_data is not None:

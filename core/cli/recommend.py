@@ -46,13 +46,13 @@ def recommend(reference: str, data_path: Path | None, user: str | None, history:
         raise ConfigError("--user needs --data PATH")
 
     from recgraft.device import resolve_device, seed_everything
-    from recgraft.recommender import load_recommender
+    from recgraft.recommender import load_registered
     from recgraft.registry import Registry
 
     registry = Registry.open(url=registry_url, create=False)  # a read: never creates one
     record = registry.resolve(reference)
     seed_everything(seed)
-    model = load_recommender(registry.read_bytes(record), resolve_device(device), record.reference)
+    model = load_registered(registry, record, resolve_device(device))
     tokens = list(history)
     if user is not None:
         from recgraft.data.loader import load_domain

@@ -75,7 +75,7 @@ def serve(
     chosen = settings or ServeSettings()
     sock = bind(host, port, allow_remote)
     try:
-        registry = Registry.open(url=registry_url)
+        registry = Registry.open(url=registry_url, create=False)  # serving only reads
         holder = ModelHolder(registry, reference, chosen)
         bound_host, bound_port = sock.getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host

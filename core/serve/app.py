@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from recgraft.device import resolve_device
-from recgraft.recommender import Recommender, load_recommender, score_histories, top_items
+from recgraft.recommender import Recommender, load_registered, score_histories, top_items
 from recgraft.registry import CheckpointRecord, Registry, RegistryError, parse_reference
 from recgraft.serve.batcher import Job, MicroBatcher
 from recgraft.serve.settings import ServeSettings
@@ -51,7 +51,7 @@ class Loaded:
 
 def load(registry: Registry, record: CheckpointRecord, device: str) -> Loaded:
     """Read, verify and load ``record``'s checkpoint, and score one history so it is warm."""
-    model = load_recommender(registry.read_bytes(record), resolve_device(device))
+    model = load_registered(registry, record, resolve_device(device))
     score_histories(model.score, [[1]], model.max_length, model.device, model.padding_invariant)
     return Loaded(record, model, registry.lineage(record.reference).to_json())
 

@@ -46,3 +46,9 @@ def test_export_of_an_unknown_reference_is_one_line_and_exit_2(isolated_home: Pa
     result = CliRunner().invoke(build_cli(), ["export", "nothing@1", "--out", str(tmp_path / "t.onnx")])
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "t.onnx").exists()
+
+
+def test_export_on_a_missing_registry_is_one_line_and_creates_nothing(isolated_home: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(build_cli(), ["export", "tiny", "--out", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert list(isolated_home.iterdir()) == [] and not (tmp_path / "m.onnx").exists()

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from recgraft.cli import build_cli
+from recgraft.registry import Registry
 from recgraft.serve import is_loopback
 
 
@@ -23,12 +24,19 @@ def test_serve_refuses_a_non_loopback_host_without_allow_remote(host: str) -> No
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_serve_on_a_missing_registry_is_one_line_and_creates_nothing(isolated_home) -> None:
+    result = serve("tiny@production", "--port", "0")
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert list(isolated_home.iterdir()) == []
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.1", "::1", "localhost"])
 def test_loopback_hosts_need_no_flag(host: str) -> None:
     assert is_loopback(host)
 
 
 def test_allow_remote_lets_serve_bind_and_then_report_the_missing_checkpoint() -> None:
+    Registry.open().close()  # a registry, without that checkpoint
     result = serve("no-such-model", "--host", "0.0.0.0", "--allow-remote", "--port", "0")
     assert result.exit_code == 2
     assert "no-such-model" in result.stderr and len(result.stderr.strip().splitlines()) == 1
