@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ import torch
 from recgraft.data.domain import Domain
 from recgraft.errors import ConfigError, DataError
 from recgraft.recommender import Recommender, score_histories
+from recgraft.registry.checkpoints import check_output_path, write_file_atomically
 
 #: The largest difference between onnxruntime's and torch's scores that :func:`check_parity`
 #: accepts, relative to the largest score magnitude (float32 kernels differ in summation order).
@@ -79,27 +79,16 @@ def padded(histories: Sequence[Sequence[int]], max_length: int) -> np.ndarray:
     return out
 
 
-def _write_atomically(path: Path, write: Any) -> None:
-    """Run ``write(tmp_path)`` then rename onto ``path``: the file is whole or absent."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_onnx(
     model: Recommender,
     out: str | Path,
     reference: str | None = None,
     check: Sequence[Sequence[int]] | None = None,
     tolerance: float = PARITY_TOLERANCE,
+    force: bool = False,
 ) -> OnnxExport:
-    """Write ``model``'s scoring graph to ``out`` (ONNX) and its vocabulary beside it.
+    """Write ``model``'s scoring graph to ``out`` (ONNX) and its vocabulary beside it; existing
+    files are refused unless ``force`` (and only regular files are ever replaced).
 
     With ``check`` (histories of item ids), onnxruntime scores them and its scores must equal
     torch's within ``tolerance`` (see :func:`check_parity`), else ExportError and nothing is left.
@@ -135,9 +124,13 @@ def export_onnx(
         "padding_id": 0,
         "tokens": [str(t) for t in model.items.tokens],
     }
-    _write_atomically(out, write_graph)
+    for path in (out, vocabulary):  # before the export's work, which is slow
+        check_output_path(path, replace=force)
+    write_file_atomically(out, write_graph, replace=force)
     try:
-        _write_atomically(vocabulary, lambda p: p.write_text(json.dumps(metadata), encoding="utf-8"))
+        write_file_atomically(
+            vocabulary, lambda p: p.write_text(json.dumps(metadata), encoding="utf-8"), replace=force
+        )
         if not check:
             return OnnxExport(out, vocabulary)
         diff = check_parity(model, out, check, tolerance)

@@ -13,7 +13,6 @@ import glob
 import hashlib
 import io
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -21,6 +20,7 @@ from typing import Any, NoReturn
 import torch
 
 from recgraft.errors import ResumeStateError, RunInUseError
+from recgraft.registry.checkpoints import write_file_atomically
 
 MAGIC = b"recgraft-resume-v1 "
 
@@ -71,22 +71,8 @@ def save(path: Path, state: dict[str, Any]) -> None:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     payload = buffer.getvalue()
-    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "wb") as file:
-            file.write(MAGIC + hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n")
-            file.write(payload)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # make the rename itself durable, where the OS allows
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+    header = MAGIC + hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n"
+    write_file_atomically(path, lambda tmp: tmp.write_bytes(header + payload), replace=True)
 
 
 def corrupt(path: Path, why: str) -> NoReturn:

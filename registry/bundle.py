@@ -19,9 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
-import stat
 import tarfile
 import tempfile
 import time
@@ -34,13 +32,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recgraft.registry.checkpoint_format import check_matches_record, read_checkpoint_header
-from recgraft.registry.checkpoints import current_umask as _umask
+from recgraft.registry.checkpoints import check_output_path, write_file_atomically
 from recgraft.registry.entities import CheckpointRecord
 from recgraft.registry.errors import (
     BundleError,
     CheckpointIntegrityError,
     InvalidCheckpointError,
     InvalidReferenceError,
+    OutputPathError,
     RegistryError,
 )
 from recgraft.registry.models import SqlCheckpoint
@@ -66,44 +65,15 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def _target(path: Path, force: bool) -> None:
-    """Refuse to write the bundle over an existing path (unless ``force``, and then only over
-    a regular file: never a device, a folder, a link or a socket)."""
-    try:
-        mode = path.lstat().st_mode
-    except (FileNotFoundError, NotADirectoryError):  # nothing there (the folder is made later)
-        return
-    except OSError as exc:
-        raise BundleError(f"{path}: cannot write a bundle there: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(mode):
-        raise BundleError(f"{path} exists and is not a regular file: refusing to replace it")
-    if not force:
-        raise BundleError(f"{path} already exists: use --force (force=True) to replace it")
-
-
-def _publish(tmp: Path, path: Path, force: bool) -> None:
-    """Move the finished ``tmp`` to ``path``: without ``force`` by a hard link, which fails if
-    something appeared at ``path`` meanwhile (where links are unsupported, after a check)."""
-    _target(path, force)  # checked again just before publishing
-    if not force:
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise
-        except OSError:  # no hard links on this filesystem: checked just above
-            os.replace(tmp, path)
-        else:
-            tmp.unlink()
-        return
-    os.replace(tmp, path)
-
-
 def export_bundle(registry: Registry, ref: str, path: Path, force: bool = False) -> Path:
     record = registry.resolve(ref)
     path = path.expanduser()
     if path.is_dir():
         path = path / f"{record.name}-{record.version}.tar"
-    _target(path, force)
+    try:
+        check_output_path(path, replace=force)  # before any work
+    except OutputPathError as exc:
+        raise BundleError(str(exc)) from None
     data = registry.read_bytes(record)  # verified
     lineage = registry.lineage(record.reference)
     ancestors = []
@@ -120,31 +90,17 @@ def export_bundle(registry: Registry, ref: str, path: Path, force: bool = False)
         "ancestors": ancestors,
         "file": member,
     }
+    def write(tmp: Path) -> None:
+        with tarfile.open(tmp, mode="w") as tar:
+            _add(tar, MANIFEST, json.dumps(manifest, indent=2).encode())
+            _add(tar, member, data)
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tar", dir=path.parent)
+        write_file_atomically(path, write, replace=force)
+    except OutputPathError as exc:
+        raise BundleError(str(exc)) from None
     except OSError as exc:
-        raise BundleError(
-            f"{path}: cannot create its folder {path.parent}: {exc.strerror or exc}"
-        ) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            with tarfile.open(fileobj=handle, mode="w") as tar:
-                _add(tar, MANIFEST, json.dumps(manifest, indent=2).encode())
-                _add(tar, member, data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a bundle is a normal file
-        _publish(Path(tmp), path, force)
-    except FileExistsError:
-        Path(tmp).unlink(missing_ok=True)
-        raise BundleError(f"{path} already exists: use --force (force=True) to replace it") from None
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise BundleError(f"{path}: cannot write the bundle: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

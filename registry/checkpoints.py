@@ -23,16 +23,23 @@ import contextlib
 import hashlib
 import os
 import re
+import secrets
+import stat
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
 from recgraft.registry.checkpoint_format import check_matches_record, read_checkpoint_header
-from recgraft.registry.errors import CheckpointIntegrityError, InvalidCheckpointError, RegistryError
+from recgraft.registry.errors import (
+    CheckpointIntegrityError,
+    InvalidCheckpointError,
+    OutputPathError,
+    RegistryError,
+)
 
 SUFFIX = ".safetensors"
 FILE_RE = re.compile(r"[0-9a-f]{64}\.safetensors")
@@ -199,6 +206,57 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def check_output_path(path: Path, replace: bool) -> None:
+    """OutputPathError unless a file may be written at ``path``: nothing is there, or (with
+    ``replace``) a regular file is; a device, a folder, a link or a socket never is replaced."""
+    try:
+        mode = path.lstat().st_mode
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (the folder is made later)
+        return
+    except OSError as exc:
+        raise OutputPathError(f"{path}: cannot write there: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise OutputPathError(f"{path} exists and is not a regular file: refusing to replace it")
+    if not replace:
+        raise OutputPathError(f"{path} already exists: use --force (force=True) to replace it")
+
+
+def write_file_atomically(path: Path, write: Callable[[Path], None], *, replace: bool) -> None:
+    """Write a new file at ``path`` whole or not at all: ``write(tmp)`` fills a temporary file in
+    the same folder, which is fsynced, given the umask's permissions and renamed onto ``path``.
+
+    ``path`` is checked with :func:`check_output_path` before and again just before the rename;
+    without ``replace`` the rename is a hard link, which fails if something appeared meanwhile.
+    The temporary file is named ``NAME.PID-RANDOM.tmp``. OutputPathError for the path itself;
+    other OSErrors are the caller's to word.
+    """
+    check_output_path(path, replace)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(f"{path}: cannot create its folder {path.parent}: {exc.strerror or exc}") from None
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())
+        check_output_path(path, replace)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise OutputPathError(f"{path} already exists: use --force (force=True) to replace it") from None
+            except OSError:  # no hard links on this filesystem: checked just above
+                os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # make the rename itself durable, where the OS allows
+        _fsync_dir(path.parent)
 
 
 class Store(abc.ABC):

@@ -50,3 +50,8 @@ class BundleError(RegistryError):
 
 class InvalidRecordError(RegistryError, ValueError):
     """A value given for a record is unusable (not JSON, empty encoder name, ...)."""
+
+
+class OutputPathError(RegistryError):
+    """A file cannot be written where asked: something is there already (and replacing it was
+    not asked for, or it is not a regular file), or its folder cannot be made."""

@@ -9,10 +9,11 @@ The registry is only read.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from recgraft.cli.options import echo_json, json_option, registry_option
+from recgraft.cli.options import echo_json, json_option, loader_options, registry_option
 
 
 @click.command()
@@ -23,14 +24,16 @@ from recgraft.cli.options import echo_json, json_option, registry_option
               help="The graph file to write (the vocabulary goes beside it).")
 @click.option("--check-data", "check_data", type=click.Path(path_type=Path), default=None,
               help="A domain whose test users' histories the parity check scores.")
-@click.option("--check-format", "data_format", default=None, help="Format of --check-data (detected by default).")
+@loader_options(prefix="check", what="--check-data")
 @click.option("--check-users", type=click.IntRange(min=1), default=256, show_default=True,
               help="How many histories the parity check scores.")
 @click.option("--no-check", is_flag=True, help="Skip the onnxruntime parity check.")
+@click.option("--force", is_flag=True, help="Replace existing files at --out (regular files only).")
 @registry_option
 @json_option
-def export(reference: str, fmt: str, out: Path, check_data: Path | None, data_format: str | None,
-           check_users: int, no_check: bool, registry_url: str | None, as_json: bool) -> None:
+def export(reference: str, fmt: str, out: Path, check_data: Path | None, check_data_format: str | None,
+           check_loader_options: dict[str, Any], check_users: int, no_check: bool, force: bool,
+           registry_url: str | None, as_json: bool) -> None:
     """Export checkpoint REF's scoring graph (history -> scores over the catalogue)."""
     import numpy as np
 
@@ -46,12 +49,12 @@ def export(reference: str, fmt: str, out: Path, check_data: Path | None, data_fo
         if check_data is not None:
             from recgraft.data.loader import load_domain
 
-            histories = evaluation_histories(load_domain(check_data, format=data_format), model, check_users)
+            histories = evaluation_histories(load_domain(check_data, format=check_data_format, **check_loader_options), model, check_users)
         if not histories:  # no domain, or none of its items known: draw from the catalogue
             rng = np.random.default_rng(0)
             lengths = rng.integers(1, 2 * model.max_length, size=check_users)
             histories = [rng.integers(1, len(model.items), size=n).tolist() for n in lengths]
-    result = export_onnx(model, out, record.reference, check=histories)
+    result = export_onnx(model, out, record.reference, check=histories, force=force)
     payload = {
         "checkpoint": record.reference,
         "format": fmt,

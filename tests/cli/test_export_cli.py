@@ -52,3 +52,30 @@ def test_export_on_a_missing_registry_is_one_line_and_creates_nothing(isolated_h
     result = CliRunner().invoke(build_cli(), ["export", "tiny", "--out", str(tmp_path / "m.onnx")])
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
     assert list(isolated_home.iterdir()) == [] and not (tmp_path / "m.onnx").exists()
+
+
+def test_export_refuses_an_existing_file_unless_forced(registered: Path, tmp_path: Path) -> None:
+    out = tmp_path / "t.onnx"
+    out.write_text("keep me")
+    refused = CliRunner().invoke(build_cli(), ["export", "tiny", "--out", str(out), "--no-check"])
+    assert refused.exit_code == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "already exists: use --force" in refused.stderr and out.read_text() == "keep me"
+    forced = CliRunner().invoke(build_cli(), ["export", "tiny", "--out", str(out), "--no-check", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert out.read_bytes() != b"keep me" and (tmp_path / "t.items.json").is_file()
+
+
+def test_export_never_replaces_a_file_that_is_not_regular(registered: Path, tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "t.onnx"
+    os.mkfifo(fifo)
+    result = CliRunner().invoke(build_cli(), ["export", "tiny", "--out", str(fifo), "--no-check", "--force"])
+    assert result.exit_code == 2 and "not a regular file" in result.stderr
+    assert fifo.is_fifo() and not (tmp_path / "t.items.json").exists()
+
+
+def test_check_data_takes_the_shared_loader_options(registered: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(build_cli(), ["export", "tiny", "--out", str(tmp_path / "t.onnx"),
+                                              "--check-data", str(registered), "--check-option", "nosuch=1"])
+    assert result.exit_code == 2 and "nosuch" in result.stderr and len(result.stderr.strip().splitlines()) == 1
