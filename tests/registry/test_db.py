@@ -63,13 +63,14 @@ def test_store_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_writers_of_one_name_take_turns_on_postgresql(
-    tmp_path: Path, new_postgres_url: Callable[[], str]
+    tmp_path: Path, new_postgres_url: Callable[[], str], checkpoint_bytes: Callable[..., bytes]
 ) -> None:
+    weights = checkpoint_bytes(b"weights", encoder="e")
     with Registry.open(url=new_postgres_url(), store=tmp_path / "c") as reg:
         done = threading.Event()
 
         def register() -> None:
-            reg.register("shared", b"weights", domain="d", encoder="e", encoder_config={})
+            reg.register("shared", weights, domain="d", encoder="e", encoder_config={})
             done.set()
 
         with reg.engine.begin() as conn:  # another writer of "shared", mid-transaction
@@ -78,7 +79,7 @@ def test_writers_of_one_name_take_turns_on_postgresql(
             worker.start()
             assert not done.wait(0.5)  # blocked on the lock, not racing for the version
             # A writer of another name does not wait.
-            reg.register("other", b"weights", domain="d", encoder="e", encoder_config={})
+            reg.register("other", weights, domain="d", encoder="e", encoder_config={})
         worker.join(timeout=30)
         assert done.is_set() and reg.resolve("shared").version == 1
 
