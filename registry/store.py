@@ -17,7 +17,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
-import os
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -61,9 +60,6 @@ from recgraft.registry.references import (
 
 T = TypeVar("T")
 
-# Test hook: set to "before-commit" to make register() die (os._exit) after the checkpoint
-# file is written and the record flushed, but before the commit.
-CRASH_ENV = "RECGRAFT_REGISTRY_TEST_CRASH"
 MAX_ATTEMPTS = 20
 _RETRYABLE_UNIQUE = (
     "checkpoints.name, checkpoints.version",
@@ -654,8 +650,6 @@ class Registry:
                 for alias in alias_list:
                     self._point_alias(session, row, alias)
                 session.flush()
-                if os.environ.get(CRASH_ENV) == "before-commit":
-                    os._exit(86)
                 return to_record(row)
 
             return self._write(work)

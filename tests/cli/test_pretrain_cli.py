@@ -327,13 +327,18 @@ def test_resume_from_a_corrupt_file_is_one_line_naming_it(source_folder: Path) -
     assert again.exit_code == 0 and json.loads(again.stdout)["checkpoint"] == "source-transformer@2"
 
 
-CRASHING_RUN = Path(__file__).parent / "crashing_run.py"
+KILL_AT = Path(__file__).parents[1] / "kill_at.py"
+KILLED = 86
+RESUME_SAVE = ("recgraft.resume:save", "after")  # the Nth call saves epoch N
+COMMIT = ("sqlalchemy.orm:Session.commit", "before")  # the first is the registration's
+REGISTER = ("recgraft.registry:Registry.register", "after")
+REPLACE = ("os:replace", "before")  # the Nth is the Nth resume save's rename
 
 
-def _crashing_pretrain(point: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``recgraft pretrain`` in a process that the runner kills at ``point`` (see crashing_run.py)."""
-    return subprocess.run([sys.executable, str(CRASHING_RUN), point, "pretrain", *args],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+def _crashing_pretrain(point: tuple[str, str], nth: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """``recgraft pretrain`` in a process that tests/kill_at.py kills at the ``nth`` call of ``point``."""
+    return subprocess.run([sys.executable, str(KILL_AT), *point, str(nth), "--", "pretrain", *args],
+                          capture_output=True, text=True, timeout=120)
 
 
 def _verify(*args: str) -> tuple[int, dict]:
@@ -347,8 +352,8 @@ def test_a_pretrain_killed_after_a_resume_save_leaves_the_registry_clean_and_res
     run = ["--data", str(source_folder), *TINY, "--epochs", "4", "--json"]
     whole = CliRunner().invoke(build_cli(), ["pretrain", *run, "--name", "whole"])
     assert whole.exit_code == 0, whole.output
-    killed = _crashing_pretrain("after-resume-save:2", *run, "--name", "cut")
-    assert killed.returncode == 77 and killed.stdout == "", killed.stderr
+    killed = _crashing_pretrain(RESUME_SAVE, 2, *run, "--name", "cut")
+    assert killed.returncode == KILLED and killed.stdout == "", killed.stderr
     assert _verify()[0] == 0  # nothing half-registered
     assert [r.reference for r in Registry.open().list()] == ["whole@1"]
     resumed = CliRunner().invoke(build_cli(), ["pretrain", *run, "--name", "cut", "--resume"])
@@ -362,23 +367,21 @@ def test_a_pretrain_killed_after_a_resume_save_leaves_the_registry_clean_and_res
 def test_a_pretrain_killed_during_registration_loses_no_record_and_leaves_only_what_verify_clean_removes(
     source_folder: Path,
 ) -> None:
-    from recgraft.registry.store import CRASH_ENV
-
     run = ["--data", str(source_folder), *TINY, "--json"]
     assert CliRunner().invoke(build_cli(), ["pretrain", *run, "--name", "kept"]).exit_code == 0
     kept = Registry.open().resolve("kept")
     # Killed between writing the checkpoint file and committing its record (another seed: other
     # bytes, since the content-addressed store would share kept's identical file).
-    crashed = _crashing_pretrain("none", *run, "--seed", "1", "--name", "lost", env={CRASH_ENV: "before-commit"})
-    assert crashed.returncode == 86, crashed.stderr
+    crashed = _crashing_pretrain(COMMIT, 1, *run, "--seed", "1", "--name", "lost")
+    assert crashed.returncode == KILLED, crashed.stderr
     code, report = _verify()
     assert code == 1 and len(report["orphans"]) == 1 and report["missing"] == report["mismatched"] == []
     code, report = _verify("--clean")
     assert code == 0 and len(report["removed_orphans"]) == 1
     assert _verify()[0] == 0
     # Killed after the commit, before the run removed its resume file: the record stands.
-    late = _crashing_pretrain("after-register", *run, "--seed", "2", "--name", "late")
-    assert late.returncode == 77, late.stderr
+    late = _crashing_pretrain(REGISTER, 1, *run, "--seed", "2", "--name", "late")
+    assert late.returncode == KILLED, late.stderr
     assert _verify()[0] == 0
     registry = Registry.open()
     assert sorted(r.reference for r in registry.list()) == ["kept@1", "late@1"]
@@ -391,8 +394,8 @@ def test_a_pretrain_killed_during_registration_loses_no_record_and_leaves_only_w
 
 def test_a_pretrain_killed_while_saving_its_resume_file_resumes_from_the_previous_epoch(source_folder: Path) -> None:
     run = ["pretrain", "--data", str(source_folder), *TINY, "--epochs", "3", "--json"]
-    killed = _crashing_pretrain("in-resume-save:2", *run[1:])
-    assert killed.returncode == 77, killed.stderr
+    killed = _crashing_pretrain(REPLACE, 2, *run[1:])
+    assert killed.returncode == KILLED, killed.stderr
     runs_folder = Path(os.environ["RECGRAFT_HOME"]) / "runs"
     assert len(list(runs_folder.glob("*.tmp"))) == 1  # the torn write never replaced the epoch-1 state
     resumed = CliRunner().invoke(build_cli(), [*run, "--resume"])

@@ -89,13 +89,14 @@ CRASHER = CHECKPOINT + textwrap.dedent(
 )
 
 
-def test_crash_between_file_and_commit_leaves_only_an_orphan(make: Any, registry: Registry) -> None:
-    from recgraft.registry.store import CRASH_ENV
+KILL_AT = Path(__file__).parents[1] / "kill_at.py"
 
+
+def test_crash_between_file_and_commit_leaves_only_an_orphan(make: Any, registry: Registry) -> None:
     make(registry, "survivor")
-    result = subprocess.run(
-        [sys.executable, "-c", CRASHER, registry.url, str(registry.store.root)],
-        env={**os.environ, CRASH_ENV: "before-commit"},
+    result = subprocess.run(  # killed before the commit of its one write transaction
+        [sys.executable, str(KILL_AT), "sqlalchemy.orm:Session.commit", "before", "1", "--",
+         "-c", CRASHER, registry.url, str(registry.store.root)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -2,7 +2,7 @@
 clean, or whose leftovers ``registry verify --clean`` removes; what was committed before
 survives, and the write either happened whole or not at all.
 
-Each case runs the real CLI in a subprocess (tests/registry/kill_at.py) that dies with
+Each case runs the real CLI in a subprocess (tests/kill_at.py) that dies with
 ``os._exit`` before or after one step of the write path: the file write, the rename, the
 fsync, the database flush and commit, the file delete.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-KILL_AT = Path(__file__).with_name("kill_at.py")
+KILL_AT = Path(__file__).parents[1] / "kill_at.py"
 KILLED = 86
 
 # Steps of the write paths, as the runner names them.

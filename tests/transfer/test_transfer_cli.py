@@ -214,28 +214,27 @@ def test_a_diverged_transfer_is_one_line_exit_2_and_registers_nothing(source_ref
     assert [r.reference for r in registry.list()] == [source_ref]
 
 
-CRASHING_RUN = Path(__file__).parents[1] / "cli" / "crashing_run.py"
+KILL_AT = Path(__file__).parents[1] / "kill_at.py"
+KILLED = 86
 
 
 def test_a_transfer_killed_in_training_or_registration_leaves_the_registry_clean(source_ref, target_folder,
                                                                                 registry) -> None:
-    from recgraft.registry.store import CRASH_ENV
-
     run = ["transfer", "--from", "src", "--data", str(target_folder), "--strategy", "finetune", *FAST,
            "--no-baseline", "--json"]
 
-    def killed(point: str, env: dict[str, str]) -> int:
-        return subprocess.run([sys.executable, str(CRASHING_RUN), point, *run], capture_output=True, text=True,
-                              timeout=120, env={**os.environ, **env}).returncode
+    def killed(target: str, when: str, nth: int) -> int:
+        return subprocess.run([sys.executable, str(KILL_AT), target, when, str(nth), "--", *run],
+                              capture_output=True, text=True, timeout=120).returncode
 
     def verify(*args: str) -> tuple[int, dict]:
         result = invoke("registry", "verify", "--json", *args)
         return result.exit_code, json.loads(result.stdout)
 
     source = registry.resolve(source_ref)
-    assert killed("after-epoch:1", {}) == 77  # during training
+    assert killed("recgraft.transfer_training:check_losses", "after", 1) == KILLED  # after epoch 1
     assert verify()[0] == 0 and [r.reference for r in registry.list()] == [source_ref]
-    assert killed("none", {CRASH_ENV: "before-commit"}) == 86  # between the file and its record
+    assert killed("sqlalchemy.orm:Session.commit", "before", 1) == KILLED  # between the file and its record
     code, report = verify()
     assert code == 1 and len(report["orphans"]) == 1 and report["missing"] == report["mismatched"] == []
     assert verify("--clean")[0] == 0 and verify()[0] == 0

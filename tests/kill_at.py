@@ -1,9 +1,11 @@
-"""Test-owned fault injection: run the ``recgraft`` CLI and die (``os._exit(86)``) at a point.
+"""The tests' one fault-injection runner: run the ``recgraft`` CLI (or Python code) and die
+(``os._exit(86)``) at a chosen point.
 
 ``python kill_at.py TARGET WHEN N -- ARGS...`` wraps the callable TARGET (``module:Qual.name``)
 so that its N-th call (1-based) ends the process ``before`` it runs or ``after`` it returns,
-as a power cut or a ``kill -9`` would, without running any cleanup. The production code has
-no hook for this: the tests own the seam.
+as a power cut or a ``kill -9`` would, without running any cleanup; then it runs
+``recgraft ARGS...``, or, with ``-- -c CODE ARGS...``, the Python CODE with ``sys.argv`` set to
+``["-c", *ARGS]``. The production code has no hook for this: the tests own the seam.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ def main() -> None:
     target, when, nth, sep, *args = sys.argv[1:]
     assert sep == "--" and when in ("before", "after"), sys.argv
     _install(target, when, int(nth))
+    if args[:1] == ["-c"]:
+        sys.argv = ["-c", *args[2:]]
+        exec(compile(args[1], "<kill_at -c>", "exec"), {"__name__": "__main__"})
+        return
     from recgraft.cli import build_cli
 
     build_cli().main(args=args, prog_name="recgraft", standalone_mode=True)
