@@ -15,7 +15,7 @@ from pydantic import AfterValidator
 
 from recgraft.components import Component, ComponentConfig
 from recgraft.data.domain import Domain
-from recgraft.errors import DataError, DuplicateComponentError, PluginError, UnknownComponentError
+from recgraft.errors import DataError, DuplicateComponentError, UnknownComponentError
 
 
 def _text_encoding(name: str) -> str:
@@ -65,9 +65,9 @@ def detect_format(path: Path) -> str:
             loader = entry.load()
             if loader.detect(path):
                 return entry.name
-        except PluginError:
-            continue
-        except Exception:  # a third-party detect() must not break the others
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # a third-party detect() must not break the others, sys.exit included
             continue
     known = ", ".join(cat.names("dataset")) or "none"
     raise DataError(f"{path}: cannot tell the data format; pass one of: {known}")

@@ -178,3 +178,26 @@ class TestMovieLensContract(DatasetContract):
     def write_sample(self, folder: Path) -> Path:
         write(folder / "ml-1m" / "ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978300000\n")
         return folder / "ml-1m"
+
+
+def test_a_detect_that_exits_or_raises_is_skipped_and_the_others_detect(tmp_path: Path, plugins_toml) -> None:
+    plugin = tmp_path / "exiting_loader.py"
+    plugin.write_text(
+        "import sys\n"
+        "from recgraft import hookimpl\n"
+        "from recgraft.data.loader import DatasetLoader\n\n"
+        "class Exits(DatasetLoader):\n"
+        "    @classmethod\n"
+        "    def detect(cls, path):\n"
+        "        sys.exit(3)\n\n"
+        "class Raises(DatasetLoader):\n"
+        "    @classmethod\n"
+        "    def detect(cls, path):\n"
+        "        raise RuntimeError('broken')\n\n"
+        "@hookimpl\n"
+        "def register_datasets(register):\n"
+        "    register('aaa-exits', Exits)\n"
+        "    register('aab-raises', Raises)\n"
+    )
+    plugins_toml(f'[plugins]\npaths = ["{plugin}"]\n')
+    assert detect_format(write(tmp_path / "a.csv", "user,item\n1,2\n")) == "csv"
