@@ -115,14 +115,12 @@ def pretrain(
     torch_device = resolve_device(device)
     seed_everything(train_config.seed)
     if isinstance(encoder, Encoder):
-        model, name = encoder, catalog().name_of("encoder", encoder)
-        check_memory(f"encoder '{name}'", model.config, split.domain.num_items, longest_history(split),
-                     train_config, torch_device)
+        name, config = catalog().name_of("encoder", encoder), encoder.config
     else:
-        config = catalog().config("encoder", encoder, encoder_config)
-        check_memory(f"encoder '{encoder}'", config, split.domain.num_items, longest_history(split),
-                     train_config, torch_device)
-        model, name = build_encoder(encoder, config, split.domain.num_items), encoder
+        name, config = encoder, catalog().config("encoder", encoder, encoder_config)
+    check_memory(f"encoder '{name}'", config, split.domain.num_items, longest_history(split),
+                 train_config, torch_device)  # before building a model that may not fit
+    model = encoder if isinstance(encoder, Encoder) else build_encoder(name, config, split.domain.num_items)
     reporter = progress if isinstance(progress, Progress) else Progress(enabled=progress and distributed.is_main_process())
     reporter.log(
         f"pretraining {name} ({model.num_parameters():,} parameters) on {split.domain.name} "
