@@ -9,6 +9,7 @@ record with a field replaced by arbitrary JSON.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -37,11 +38,19 @@ JSON = st.recursive(
 HUGE = st.integers(min_value=0, max_value=2**64)
 
 
-def _members(bundle: Path) -> tuple[dict[str, Any], bytes]:
+@functools.cache
+def _read_members(bundle: Path) -> tuple[bytes, bytes]:
+    """The manifest's and the checkpoint's bytes, read once per bundle (not once per example)."""
     with tarfile.open(bundle, mode="r:*") as tar:
-        manifest = json.loads(tar.extractfile("recgraft-bundle.json").read())  # type: ignore[union-attr]
-        data = tar.extractfile(manifest["file"]).read()  # type: ignore[union-attr]
-    return manifest, data
+        raw = tar.extractfile("recgraft-bundle.json").read()  # type: ignore[union-attr]
+        data = tar.extractfile(json.loads(raw)["file"]).read()  # type: ignore[union-attr]
+    return raw, data
+
+
+def _members(bundle: Path) -> tuple[dict[str, Any], bytes]:
+    """A fresh copy of the bundle's manifest (the tests edit it) and its checkpoint's bytes."""
+    raw, data = _read_members(bundle)
+    return json.loads(raw), data
 
 
 def _split_safetensors(data: bytes) -> tuple[dict[str, Any], bytes]:
