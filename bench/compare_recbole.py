@@ -172,10 +172,10 @@ def run_recgraft(request: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     import recgraft
-    from recgraft.batching import next_item_examples, padded_histories
     from recgraft.data.loader import load_domain
     from recgraft.data.split import leave_one_out
-    from recgraft.metrics import mask_history, target_ranks
+    from recgraft.engine.batching import next_item_examples, padded_histories
+    from recgraft.engine.metrics import mask_history, target_ranks
     from recgraft.pretrain import pretrain
 
     started = time.perf_counter()

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from recgraft.data import leave_one_out, load_domain
-from recgraft.metrics import RankingMetrics, mask_history, target_ranks
+from recgraft.engine.metrics import RankingMetrics, mask_history, target_ranks
 
 
 def evaluate(path: str, batch: int = 1024) -> dict[str, dict[str, float]]:

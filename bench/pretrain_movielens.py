@@ -23,14 +23,14 @@ def run_one(data: str, encoder: str, device: str, settings: list[str], home: str
     import numpy as np
     import torch
 
-    from recgraft.batching import padded_histories
     from recgraft.data.loader import load_domain
     from recgraft.data.split import leave_one_out
-    from recgraft.metrics import RankingMetrics, mask_history, target_ranks
+    from recgraft.engine.batching import padded_histories
+    from recgraft.engine.config import TrainConfig
+    from recgraft.engine.metrics import RankingMetrics, mask_history, target_ranks
     from recgraft.plugin_manager import catalog
     from recgraft.pretrain import pretrain
     from recgraft.run_config import apply_overrides
-    from recgraft.training import TrainConfig
 
     started = time.perf_counter()
     domain = load_domain(data)
@@ -54,7 +54,7 @@ def run_one(data: str, encoder: str, device: str, settings: list[str], home: str
 
     eval_start = time.perf_counter()
     trained.encoder.eval()
-    from recgraft.evaluation import evaluate
+    from recgraft.engine.evaluation import evaluate
 
     evaluate(lambda h: trained.encoder.score_items(trained.encoder(h)), split, "test",
              trained.encoder.config.max_length, trained.device, trim_padding=trained.encoder.padding_invariant)

@@ -258,6 +258,11 @@ class ComponentCatalog:
         """Validate ``values`` against that component's Config."""
         return validate_config(kind, name, self.get(kind, name), values)
 
+    def build(self, kind: str, name: str, values: Mapping[str, Any] | BaseModel | None = None, *args: Any) -> Any:
+        """The one way to make a component by name: ``cls(config, *args)``, the config validated
+        first (``args``: what the kind's constructor takes after it, e.g. an encoder's item count)."""
+        return self.get(kind, name)(self.config(kind, name, values), *args)
+
 
 def _described(entry: ComponentEntry) -> str:
     """A plugin by name, with its distribution and version when it has one."""

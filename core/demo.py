@@ -14,10 +14,10 @@ from typing import Any
 
 from recgraft.data.split import keep_train_fraction, leave_one_out
 from recgraft.data.synthetic import synthetic_domains
+from recgraft.engine.progress import Progress
 from recgraft.pretrain import pretrain
-from recgraft.progress import Progress
 from recgraft.registry import Registry
-from recgraft.transfer import Transfer
+from recgraft.transfer import Transfer, relative_gain
 
 ENCODERS: dict[str, dict[str, Any]] = {
     "transformer": {"embedding_dim": 32, "max_length": 20, "num_heads": 2},
@@ -80,7 +80,7 @@ def run_demo(
         trained = pretrain(source, encoder, ENCODERS.get(encoder), {**PRETRAIN, "seed": seed}, device=device)
         record = trained.register(registry, name=f"demo-source-{encoder}")
         report.pretrained[encoder] = {"ndcg@10": round(float(trained.test["ndcg@10"]), 4)}
-        baseline: float | None = None
+        baseline: dict[str, Any] = {}
         for strategy in ("scratch", *strategies):
             progress.log(f"  {encoder}: transfer with {strategy} to the target ({len(target_split.train_users)} training users)")
             result = Transfer.from_checkpoint(registry, record.reference, strategy=strategy).fit(
@@ -88,11 +88,10 @@ def run_demo(
             )
             test = result.evaluate("test")
             saved = result.register(registry, name=f"demo-target-{encoder}-{strategy}")
-            ndcg = float(test["ndcg@10"])
             if strategy == "scratch":
-                baseline = ndcg
-            gain = None if strategy == "scratch" or not baseline else (ndcg - baseline) / baseline
-            report.rows.append(DemoRow(encoder, strategy, round(ndcg, 4), round(float(test["hr@10"]), 4),
-                                       None if gain is None else round(gain, 4), saved.reference))
+                baseline = test
+            gain = None if strategy == "scratch" else relative_gain(test, baseline).get("ndcg@10")
+            report.rows.append(DemoRow(encoder, strategy, round(float(test["ndcg@10"]), 4),
+                                       round(float(test["hr@10"]), 4), gain, saved.reference))
         report.lineage[record.reference] = registry.lineage(record.reference).render("tree")
     return report

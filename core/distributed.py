@@ -6,13 +6,15 @@ group (NCCL when training on CUDA, one GPU per process by ``LOCAL_RANK``; gloo o
 torchrun's rendezvous spans several nodes). Without torchrun nothing here does anything:
 every helper is then the identity of a single process.
 
-Every process holds a whole replica of the model, starts from rank 0's weights and trains
-on its shard of each epoch's shuffled windows (``recgraft.batching.shard_indices``).
-Gradients are averaged across processes after each backward, which is DDP's algorithm, by
-:class:`GradientAverager` rather than by wrapping the model in ``DistributedDataParallel``:
-DDP only hooks ``forward``, while objectives also call ``sequence_output``,
-``item_vectors`` and ``score_items``, and the GAN's objective trains a discriminator with
-an optimiser of its own. Averaging at the optimiser serves every encoder and objective.
+Every process holds a whole replica of the model and trains on its shard of each epoch's
+shuffled windows (``recgraft.engine.batching.shard_indices``). What a phase trains is a
+module whose forward returns the loss, wrapped by :func:`data_parallel` in torch's
+``DistributedDataParallel``: it starts every replica from rank 0's weights and averages
+gradients during backward, in buckets that overlap with it. (An objective calls more than
+an encoder's ``forward``, ``item_vectors`` and ``sequence_output`` among others, so it is the
+loss that is wrapped, and the GAN wraps one loss per optimiser.) A third-party objective
+that wraps nothing still trains correctly: :class:`GradientAverager` averages its
+optimisers' gradients just before each step.
 Evaluation ranks each process's share of users and gathers the ranks, so every process
 computes exactly the metrics a single process would and early stopping decides alike
 everywhere. Only rank 0 writes files and registry records (:func:`is_main_process`).
@@ -29,6 +31,8 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 import torch.distributed as dist
+
+from recgraft.engine.device import resolve_device
 
 T = TypeVar("T")
 
@@ -75,13 +79,6 @@ def is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0" if launched() else True
 
 
-def local_device(device: torch.device) -> torch.device:
-    """Under torchrun, an unnumbered CUDA device becomes this process's GPU (``cuda:LOCAL_RANK``)."""
-    if device.type == "cuda" and device.index is None and launched():
-        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    return device
-
-
 @contextlib.contextmanager
 def session(device: str = "auto") -> Iterator[None]:
     """Join torchrun's process group for the block and leave it after (nothing without torchrun).
@@ -93,8 +90,6 @@ def session(device: str = "auto") -> Iterator[None]:
     if not launched() or active():
         yield
         return
-    from recgraft.device import resolve_device
-
     torch_device = resolve_device(device)
     if torch_device.type == "cuda":
         torch.cuda.set_device(torch_device)
@@ -210,6 +205,33 @@ def all_finished() -> None:
 
 
 # --- replicas and gradients -----------------------------------------------------------------
+def data_parallel(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` (its forward returns a loss) in ``DistributedDataParallel`` under torchrun;
+    ``module`` itself in a single process.
+
+    Unused parameters are looked for (``find_unused_parameters``): which of a model's
+    parameters a loss reaches depends on the plugin (a head that ignores the item table, an
+    extractor that reads one layer), and a parameter no process reaches must not stall the
+    gradient reduction.
+    """
+    if not sharded():
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    device = next(module.parameters()).device
+    device_ids = [device] if device.type == "cuda" else None
+    wrapped: torch.nn.Module = _collective(DistributedDataParallel, module, device_ids=device_ids,
+                                           find_unused_parameters=True)
+    return wrapped
+
+
+def uses_data_parallel(module: torch.nn.Module) -> bool:
+    """Whether ``module`` is wrapped by :func:`data_parallel` (under torchrun)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    return isinstance(module, DistributedDataParallel)
+
+
 @torch.no_grad()
 def replicate(tensors: Iterable[torch.Tensor]) -> None:
     """Overwrite every process's ``tensors`` (parameters, buffers) in place with rank 0's."""
@@ -288,7 +310,7 @@ class GradientAverager:
 class ProcessShard:
     """Evaluation split across the processes: each ranks every ``world_size``-th user.
 
-    Satisfies ``recgraft.evaluation.UserShard``.
+    Satisfies ``recgraft.engine.evaluation.UserShard``.
     """
 
     def __init__(self) -> None:

@@ -8,17 +8,16 @@ defines its own self-supervised pretraining objective.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import torch
 from pydantic import Field
 from torch import nn
 
 from recgraft.components import MAX_DIM, MAX_LENGTH, Component, ComponentConfig
-
-if TYPE_CHECKING:
-    from recgraft.objective import PretrainingObjective
-    from recgraft.training import TrainConfig
+from recgraft.engine.config import TrainConfig
+from recgraft.engine.scoring import Scorer, scorer
+from recgraft.objective import NextItemObjective, PretrainingObjective
 
 
 class EncoderConfig(ComponentConfig):
@@ -86,6 +85,11 @@ class Encoder(nn.Module, Component):
         """
         return None
 
+    def scorer(self, device: torch.device) -> Scorer:
+        """Histories to scores over every item, as evaluation and recommendation rank them
+        (:func:`recgraft.engine.scoring.scorer`)."""
+        return scorer(self, self.score_items, device)
+
     def layer_names(self) -> list[str]:
         probe = torch.zeros(1, 1, dtype=torch.long, device=self.item_vectors().device)
         return list(self.hidden_layers(probe))
@@ -95,8 +99,6 @@ class Encoder(nn.Module, Component):
 
     def pretraining_objective(self, train: TrainConfig) -> PretrainingObjective:
         """The self-supervised objective used to pretrain this encoder (next-item by default)."""
-        from recgraft.objective import NextItemObjective
-
         return NextItemObjective(self, train)
 
     @torch.no_grad()

@@ -1,42 +1,67 @@
 """Pretraining objectives: how an encoder learns from a domain's sequences.
 
 An objective owns its optimizers and performs one update per batch, so adversarial
-training (two optimizers) fits the same loop as next-item prediction.
+training (two optimizers) fits the same loop as next-item prediction. Under torchrun an
+objective trains a module whose forward returns its loss, wrapped with :meth:`PretrainingObjective.parallel`
+(``DistributedDataParallel``), as :class:`NextItemObjective` does with :class:`NextItemLoss`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from recgraft.batching import NextItemExamples
+from recgraft import distributed
+from recgraft.engine.batching import NextItemExamples
+from recgraft.engine.config import TrainConfig
 from recgraft.losses import softmax_cross_entropy
 
-if TYPE_CHECKING:
-    from recgraft.encoder import Encoder
-    from recgraft.training import TrainConfig
+
+class Encoder(Protocol):
+    """What an objective uses of its encoder (a :class:`recgraft.encoder.Encoder`)."""
+
+    def __call__(self, history: torch.Tensor) -> torch.Tensor: ...
+
+    def item_vectors(self) -> torch.Tensor: ...
+
+    def sequence_output(self, history: torch.Tensor) -> torch.Tensor | None: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
 
 
 class PretrainingObjective:
     """One update per batch; returns the losses to report.
 
-    Under torchrun the training loop sets ``average_gradients``; an objective calls
-    :meth:`synchronize` between ``backward`` and clipping. One that does not still trains
-    correctly: its optimisers' steps average the gradients just before updating.
+    Under torchrun an objective computes its loss through a module wrapped with
+    :meth:`parallel` (``DistributedDataParallel`` averages the gradients during backward).
+    One that wraps nothing still trains correctly: the training loop then sets
+    ``average_gradients``, :meth:`synchronize` (between ``backward`` and clipping) averages,
+    and a step not preceded by it averages just before updating.
     """
 
-    #: Averages an optimiser's gradients across processes (set by the training loop).
+    #: Averages an optimiser's gradients across processes (set by the training loop for an
+    #: objective that wraps nothing with :meth:`parallel`).
     average_gradients: Callable[[torch.optim.Optimizer], None] | None = None
 
     def __init__(self, encoder: Encoder, train: TrainConfig) -> None:
         self.encoder = encoder
         self.train = train
+        self.parallel_modules: list[nn.Module] = []
+
+    def parallel(self, module: nn.Module) -> nn.Module:
+        """``module``, whose forward returns a loss, ready for data-parallel training: in
+        ``DistributedDataParallel`` under torchrun, itself in a single process."""
+        wrapped = distributed.data_parallel(module)
+        self.parallel_modules.append(wrapped)
+        return wrapped
 
     def synchronize(self, optimizer: torch.optim.Optimizer) -> None:
-        """Average ``optimizer``'s gradients across processes (nothing in a single process)."""
+        """Average ``optimizer``'s gradients across processes, for an objective that wraps
+        nothing with :meth:`parallel` (nothing in a single process or under DDP)."""
         if self.average_gradients is not None:
             self.average_gradients(optimizer)
 
@@ -83,11 +108,24 @@ def next_item_loss(
     return F.cross_entropy(logits.float(), torch.zeros_like(wanted))
 
 
+class NextItemLoss(nn.Module):
+    """:func:`next_item_loss` of an encoder as a module (what :class:`NextItemObjective` trains)."""
+
+    def __init__(self, encoder: Encoder, negatives: int = 0) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.negatives = negatives
+
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return next_item_loss(self.encoder, inputs, targets, self.negatives)
+
+
 class NextItemObjective(PretrainingObjective):
     """Predict the next item at every position; full softmax over the catalogue by default."""
 
     def __init__(self, encoder: Encoder, train: TrainConfig) -> None:
         super().__init__(encoder, train)
+        self.loss = self.parallel(NextItemLoss(encoder, train.sampled_negatives))
         self.optimizer = torch.optim.Adam(
             encoder.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay
         )
@@ -97,7 +135,7 @@ class NextItemObjective(PretrainingObjective):
 
     def step(self, batch: NextItemExamples) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
-        loss = next_item_loss(self.encoder, batch.inputs, batch.targets, self.train.sampled_negatives)
+        loss = self.loss(batch.inputs, batch.targets)
         loss.backward()
         self.synchronize(self.optimizer)
         if self.train.clip_grad_norm:

@@ -1,8 +1,13 @@
-"""Pretraining an encoder on a domain: split, train, evaluate on test, register."""
+"""Pretraining an encoder on a domain: split, train, evaluate on test, register.
+
+Training is the engine's one epoch loop (:func:`recgraft.engine.run_epochs`) with the
+pretraining phase below: the encoder's own objective supplies each update, and
+validation NDCG@10 of the encoder's scorer chooses the epoch.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,18 +20,22 @@ from recgraft.components import parse_model
 from recgraft.data.domain import Domain
 from recgraft.data.split import (
     LeaveOneOutSplit,
+    Stage,
     leave_one_out,
     longest_history,
     require_evaluated_users,
 )
-from recgraft.device import precision_for, resolve_device, seed_everything
 from recgraft.encoder import Encoder
+from recgraft.engine.batching import NextItemExamples, example_batches, next_item_examples
+from recgraft.engine.config import TrainConfig
+from recgraft.engine.device import autocast, precision_for, resolve_device, seed_everything
+from recgraft.engine.evaluation import evaluate
+from recgraft.engine.loop import Phase, TrainResult, run_epochs
+from recgraft.engine.memory import check_memory
+from recgraft.engine.progress import Progress
 from recgraft.errors import ConfigError
-from recgraft.evaluation import evaluate
-from recgraft.memory import check_memory
+from recgraft.objective import PretrainingObjective
 from recgraft.plugin_manager import catalog
-from recgraft.progress import Progress
-from recgraft.training import TrainConfig, TrainResult, fit
 
 if TYPE_CHECKING:
     from recgraft.registry import CheckpointRecord, Registry
@@ -91,8 +100,75 @@ class PretrainedEncoder:
 
 def build_encoder(name: str, config: Mapping[str, Any] | None, num_items: int) -> Encoder:
     """A fresh encoder by name, its config validated first."""
-    cls = catalog().get("encoder", name)
-    return cls(catalog().config("encoder", name, config), num_items)
+    encoder: Encoder = catalog().build("encoder", name, config, num_items)
+    return encoder
+
+
+def evaluate_encoder(encoder: Encoder, split: LeaveOneOutSplit, stage: Stage, device: torch.device,
+                     batch_size: int = 512) -> dict[str, Any]:
+    """Full-ranking metrics of ``encoder`` on ``stage`` (split across processes under torchrun)."""
+    encoder.eval()
+    return evaluate(encoder.scorer(device), split, stage, encoder.config.max_length, device, batch_size,
+                    trim_padding=encoder.padding_invariant, shard=distributed.evaluation_shard())
+
+
+class PretrainingPhase(Phase):
+    """The loop's pretraining phase: the encoder's objective updates it on next-item windows.
+
+    Under torchrun each process trains on its shard of every epoch's windows, kept on the
+    CPU with only the shard's batches moved to the device; an objective that wraps nothing
+    with ``parallel`` (DDP) gets its gradients averaged at its optimisers instead.
+    """
+
+    def __init__(self, encoder: Encoder, split: LeaveOneOutSplit, train: TrainConfig, device: torch.device,
+                 objective: PretrainingObjective | None = None, examples: NextItemExamples | None = None) -> None:
+        self.module, self.split, self.train, self.device = encoder.to(device), split, train, device
+        self.encoder = encoder
+        self.objective = objective or encoder.pretraining_objective(train)
+        if examples is None:
+            examples = next_item_examples(split.train, split.train_users, encoder.config.max_length, train.all_windows)
+        self.data_device = torch.device("cpu") if distributed.sharded() else device
+        self.examples = examples.to(self.data_device)
+        self.lengths = self.examples.lengths() if train.bucket_by_length and encoder.padding_invariant else None
+        self.averager: distributed.GradientAverager | None = None
+        if distributed.sharded() and not self.objective.parallel_modules:
+            distributed.replicate([*encoder.state_dict().values(), *(
+                p for opt in self.objective.optimizers() for g in opt.param_groups for p in g["params"])])
+            self.averager = distributed.GradientAverager(self.objective.optimizers())
+            self.objective.average_gradients = self.averager
+
+    def epoch_batches(self, epoch: int, generator: torch.Generator) -> list[NextItemExamples]:
+        return example_batches(self.examples, self.train.batch_size, generator, self.device,
+                               trim=self.encoder.padding_invariant, lengths=self.lengths)
+
+    def step(self, batch: NextItemExamples) -> dict[str, float]:
+        with autocast(self.device):
+            return self.objective.step(batch.to(self.device))
+
+    def validate(self) -> dict[str, float]:
+        valid = evaluate_encoder(self.encoder, self.split, "valid", self.device, self.train.eval_batch_size)
+        return {k: float(v) for k, v in valid.items()}
+
+    def end_training(self) -> None:
+        if self.averager is not None:
+            self.averager.close()
+            self.objective.average_gradients = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"objective": self.objective.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.objective.load_state_dict(state["objective"])
+
+
+def fit(encoder: Encoder, split: LeaveOneOutSplit, train: TrainConfig, device: torch.device,
+        objective: PretrainingObjective | None = None, examples: NextItemExamples | None = None,
+        resume_path: Path | None = None, progress: Progress | None = None,
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
+    """Train ``encoder`` on the split's training users until validation NDCG@10 stops
+    improving; it ends with its best validation weights (see :func:`recgraft.engine.run_epochs`)."""
+    phase = PretrainingPhase(encoder, split, train, device, objective, examples)
+    return run_epochs(phase, train, progress=progress, resume_path=resume_path, on_epoch=on_epoch)
 
 
 def pretrain(
@@ -127,10 +203,5 @@ def pretrain(
         f"({split.domain.num_users:,} users, {split.domain.num_items:,} items) on {torch_device}"
     )
     result = fit(model, split, train_config, torch_device, resume_path=resume, progress=reporter)
-
-    def score(histories: torch.Tensor) -> torch.Tensor:
-        return model.score_items(model(histories))
-
-    test = evaluate(score, split, "test", model.config.max_length, torch_device, train_config.eval_batch_size,
-                    trim_padding=model.padding_invariant, shard=distributed.evaluation_shard())
+    test = evaluate_encoder(model, split, "test", torch_device, train_config.eval_batch_size)
     return PretrainedEncoder(model, name, split, train_config, result, test, torch_device)

@@ -17,18 +17,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from recgraft.checkpoint import CheckpointContents, build_encoder, from_bytes
+from recgraft.checkpoint import CheckpointContents, from_bytes
+from recgraft.checkpoint.modules import model_from_checkpoint
 from recgraft.data.domain import Vocabulary
 from recgraft.data.split import LeaveOneOutSplit, Stage
-from recgraft.device import autocast
+from recgraft.engine.batching import padded_histories
+from recgraft.engine.evaluation import evaluate
+from recgraft.engine.metrics import binary_metrics
+from recgraft.engine.scoring import Scorer
 from recgraft.errors import DataError
-from recgraft.evaluation import evaluate
-from recgraft.metrics import binary_metrics
+from recgraft.transfer_model import TransferModel
 
 if TYPE_CHECKING:
     from recgraft.registry import CheckpointRecord, Registry
 
-Scorer = Callable[[torch.Tensor], torch.Tensor]  # histories (B, L) -> scores (B, I + 1)
 PairScorer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (B, L), (B, K) -> logits (B, K)
 
 
@@ -133,8 +135,6 @@ def binary_evaluation(
 ) -> dict[str, float | None]:
     """Accuracy, precision, recall, F1 and AUC of "will the user take this item": each evaluated
     user's held-out item against one sampled item the user never had (seeded)."""
-    from recgraft.batching import padded_histories
-
     users = split.evaluated_users(stage)
     history = split.history(stage)
     targets = split.targets(stage)
@@ -210,26 +210,13 @@ def load_recommender(
     (``source``: the checkpoint's reference, named in errors)."""
     contents = from_bytes(data, source) if isinstance(data, bytes | bytearray) else data
     device = torch.device(device)
-    if contents.metadata.get("kind") == "transfer":
-        from recgraft.transfer import model_from_contents
-
-        model = model_from_contents(contents).to(device).eval()
-
-        def score(histories: torch.Tensor) -> torch.Tensor:
-            with autocast(device):
-                return model(histories).float()
-
+    model = model_from_checkpoint(contents).to(device).eval()
+    if isinstance(model, TransferModel):
         pairs = model.pair_logits if model.head.binary else None
-        return Recommender(score, contents.items, model.max_length, device, contents.metadata, pairs,
+        return Recommender(model.scorer(device), contents.items, model.max_length, device, contents.metadata, pairs,
                            model.padding_invariant, model)
-    encoder = build_encoder(contents).to(device).eval()
-
-    def encoder_score(histories: torch.Tensor) -> torch.Tensor:
-        with autocast(device):
-            return encoder.score_items(encoder(histories)).float()
-
-    return Recommender(encoder_score, contents.items, int(encoder.config.max_length), device, contents.metadata,
-                       padding_invariant=encoder.padding_invariant, module=encoder)
+    return Recommender(model.scorer(device), contents.items, int(model.config.max_length), device,
+                       contents.metadata, padding_invariant=model.padding_invariant, module=model)
 
 
 def load_registered(registry: Registry, record: CheckpointRecord, device: torch.device | str = "cpu") -> Recommender:

@@ -2,7 +2,7 @@
 
 A strategy decides which weights start from the checkpoint, which are frozen, what is
 added (a target-domain encoder, a gate) and at which learning rates each part trains. The
-training loop itself is shared (``recgraft.transfer_training``), so strategies differ only
+training loop itself is shared (``recgraft.transfer.training``), so strategies differ only
 in what they build and how they group parameters, never through branches in the loop.
 """
 
@@ -20,6 +20,7 @@ from recgraft.encoder import Encoder
 from recgraft.errors import ConfigError
 from recgraft.extractor import FeatureExtractor
 from recgraft.head import Head
+from recgraft.plugin_manager import catalog
 from recgraft.transfer_model import TransferModel
 
 HeadFactory = Callable[[int, int], Head]  # (feature_dim, item_dim) -> a fresh head
@@ -59,9 +60,7 @@ class TransferContext:
 
     def fresh_encoder(self) -> Encoder:
         """A randomly initialised encoder of the same kind and config, on the same device."""
-        from recgraft.pretrain import build_encoder
-
-        encoder = build_encoder(self.encoder_name, self.encoder.config.model_dump(), self.num_items)
+        encoder: Encoder = catalog().build("encoder", self.encoder_name, self.encoder.config.model_dump(), self.num_items)
         return encoder.to(self.encoder.item_vectors().device)
 
     def pretrained_encoder(self, reference: str, fresh: bool = False) -> Encoder:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from recgraft.encoder import Encoder
+from recgraft.engine.scoring import Scorer, scorer
 from recgraft.extractor import FeatureExtractor
 from recgraft.head import Head
 
@@ -137,6 +138,11 @@ class TransferModel(nn.Module):
     def forward(self, history: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, I + 1)`` of every item for right-aligned histories ``(B, L)``."""
         return self.score(self.features(history))
+
+    def scorer(self, device: torch.device) -> Scorer:
+        """Histories to scores over every target item, as evaluation and recommendation rank
+        them (:func:`recgraft.engine.scoring.scorer`: features in mixed precision, scores in float32)."""
+        return scorer(self.features, self.score, device)
 
     def pair_logits(self, history: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, K)`` of candidate item ids ``(B, K)`` (the binary task)."""

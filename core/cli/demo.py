@@ -26,7 +26,7 @@ def demo(seed: int, device: str, encoders: tuple[str, ...], registry_url: str | 
     from rich.table import Table
 
     from recgraft.demo import ENCODERS, run_demo
-    from recgraft.progress import Progress
+    from recgraft.engine.progress import Progress
     from recgraft.registry import Registry
 
     started = time.perf_counter()

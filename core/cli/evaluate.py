@@ -35,7 +35,7 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     """
     from recgraft.data.loader import load_domain
     from recgraft.data.split import leave_one_out, require_evaluated_users
-    from recgraft.device import resolve_device, seed_everything
+    from recgraft.engine.device import resolve_device, seed_everything
     from recgraft.recommender import load_registered
     from recgraft.registry import Registry
 

@@ -88,17 +88,17 @@ def pretrain(
 ) -> None:
     """Pretrain an encoder with its own objective, evaluate it, and register the checkpoint."""
     from recgraft import distributed
-    from recgraft import resume as resume_state
     from recgraft.cli import UserError
     from recgraft.components import parse_model
     from recgraft.data.loader import load_domain
+    from recgraft.engine import resume as resume_state
+    from recgraft.engine.config import TrainConfig
+    from recgraft.engine.progress import Progress
     from recgraft.plugin_manager import load_plugins
     from recgraft.pretrain import pretrain as run_pretrain
-    from recgraft.progress import Progress
     from recgraft.registry import Registry
     from recgraft.registry.references import validate_name
     from recgraft.run_config import apply_overrides, read_config_file
-    from recgraft.training import TrainConfig
 
     keys = [override.partition("=")[0] for override in overrides]
     if from_reference is not None and (encoder_name is not None or config_file is not None or not all(

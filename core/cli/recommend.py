@@ -45,7 +45,7 @@ def recommend(reference: str, data_path: Path | None, user: str | None, history:
     if user is not None and data_path is None:
         raise ConfigError("--user needs --data PATH")
 
-    from recgraft.device import resolve_device, seed_everything
+    from recgraft.engine.device import resolve_device, seed_everything
     from recgraft.recommender import load_registered
     from recgraft.registry import Registry
 

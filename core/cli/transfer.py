@@ -28,19 +28,6 @@ from recgraft.cli.options import (
     seed_option,
 )
 
-HEADLINE = ("ndcg@10", "hr@10")
-
-
-def relative_gain(metrics: dict[str, Any], baseline: dict[str, Any]) -> dict[str, float | None]:
-    """``(transfer - baseline) / baseline`` per ranking metric; None where the baseline is 0."""
-    gain: dict[str, float | None] = {}
-    for key, value in metrics.items():
-        if key.split("@")[0] not in ("hr", "ndcg", "mrr") or key not in baseline:
-            continue
-        base = float(baseline[key])
-        gain[key] = None if base == 0 else round((float(value) - base) / base, 4)
-    return gain
-
 
 def _rounded(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()}
@@ -81,13 +68,14 @@ def transfer(
     from recgraft.components import parse_model
     from recgraft.data.loader import load_domain
     from recgraft.data.split import keep_train_fraction, leave_one_out
+    from recgraft.engine.config import TrainConfig
+    from recgraft.engine.progress import Progress
     from recgraft.plugin_manager import load_plugins
-    from recgraft.progress import Progress
     from recgraft.registry import Registry
     from recgraft.registry.references import validate_name
     from recgraft.run_config import apply_overrides
-    from recgraft.training import TrainConfig
-    from recgraft.transfer import Transfer
+    from recgraft.transfer import Transfer, compare_with_scratch
+    from recgraft.transfer.baseline import HEADLINE
 
     system = load_plugins()
     defaults = system.settings.defaults
@@ -148,14 +136,13 @@ def transfer(
         extra: dict[str, Any] = {"train_fraction": train_fraction}
         if not no_baseline:
             progress.log("training the scratch baseline on the same split")
-            scratch_config = {"item_bias": graft.strategy.config.item_bias}
-            baseline = graft.with_strategy("scratch", scratch_config).fit(split, train_config, device=device, progress=progress)
-            baseline_test = baseline.evaluate("test")
-            gain = relative_gain(test, baseline_test)
-            payload["baseline"] = {"metrics": {"valid": _rounded(baseline.training.valid), "test": _rounded(baseline_test)},
+            comparison = compare_with_scratch(result, progress)
+            baseline = comparison.baseline
+            payload["baseline"] = {"metrics": {"valid": _rounded(baseline.training.valid),
+                                               "test": _rounded(comparison.baseline_test)},
                                    "best_epoch": baseline.training.best_epoch}
-            payload["gain"] = gain
-            extra.update(baseline={"test": _rounded(baseline_test)}, gain=gain)
+            payload["gain"] = comparison.gain
+            extra.update(baseline={"test": _rounded(comparison.baseline_test)}, gain=comparison.gain)
         distributed.all_finished()
         if not main:
             return  # the other processes are silent
@@ -174,9 +161,9 @@ def transfer(
     if "gain" in payload:
         base = payload["baseline"]["metrics"]["test"]
         click.echo(f"scratch baseline: test NDCG@10 {base['ndcg@10']:.4f}, HR@10 {base['hr@10']:.4f}")
-        parts = [f"{k.upper()} {payload['gain'][k]:+.1%}" for k in HEADLINE if payload["gain"].get(k) is not None]
+        parts = [f"{k.upper()} {comparison.gain[k]:+.1%}" for k in HEADLINE if comparison.gain.get(k) is not None]
         click.echo("gain over scratch: " + (", ".join(parts) or "undefined (the baseline scored 0)"))
-        worse = [k.upper() for k in HEADLINE if (payload["gain"].get(k) or 0) < 0]
+        worse = [k.upper() for k in comparison.negative]
         if worse:
             click.echo(f"negative transfer: {strategy_name} is worse than training from scratch on test "
                        f"{' and '.join(worse)}")

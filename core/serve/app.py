@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from recgraft.device import resolve_device
+from recgraft.engine.device import resolve_device
 from recgraft.recommender import Recommender, load_registered, score_histories, top_items
 from recgraft.registry import CheckpointRecord, Registry, RegistryError, parse_reference
 from recgraft.serve.batcher import Job, MicroBatcher

@@ -130,10 +130,10 @@ class _NeedsEncoders:
     num_items: ClassVar[int] = 30
 
     def built_encoders(self) -> list[Encoder]:
-        from recgraft.pretrain import build_encoder
+        from recgraft.plugin_manager import catalog
 
         torch.manual_seed(0)
-        return [build_encoder(name, config, self.num_items).eval() for name, config in self.encoders.items()]
+        return [catalog().build("encoder", name, config, self.num_items).eval() for name, config in self.encoders.items()]
 
 
 class ExtractorContract(ComponentContract, _NeedsEncoders):
@@ -173,15 +173,14 @@ class StrategyContract(ComponentContract, _NeedsEncoders):
 
     def context(self, encoder_name: str, encoder_config: dict[str, Any]) -> TransferContext:
         from recgraft.plugin_manager import catalog
-        from recgraft.pretrain import build_encoder
 
         torch.manual_seed(0)
-        encoder = build_encoder(encoder_name, encoder_config, self.num_items)
-        extractor = catalog().get("extractor", self.extractor)(catalog().config("extractor", self.extractor))
-        head_cls, head_config = catalog().get("head", self.head), catalog().config("head", self.head)
+        encoder = catalog().build("encoder", encoder_name, encoder_config, self.num_items)
+        extractor = catalog().build("extractor", self.extractor)
+        head_config = catalog().config("head", self.head)
 
         def make_head(feature_dim: int, item_dim: int) -> Head:
-            head: Head = head_cls(head_config, feature_dim, item_dim)
+            head: Head = catalog().build("head", self.head, head_config, feature_dim, item_dim)
             return head
 
         return TransferContext(encoder, encoder_name, extractor, make_head, self.num_items)

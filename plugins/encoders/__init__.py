@@ -4,7 +4,7 @@ from recgraft import hookimpl
 
 
 @hookimpl
-def register_encoders(register):  # type: ignore[no-untyped-def]
+def register_encoders(register):
     register("transformer", "recgraft.plugins.encoders.transformer:TransformerEncoder")
     register("lstm", "recgraft.plugins.encoders.lstm:LSTMEncoder")
     register("gan", "recgraft.plugins.encoders.gan:GANEncoder")

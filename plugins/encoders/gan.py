@@ -19,11 +19,10 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from recgraft.batching import NextItemExamples
 from recgraft.components import MAX_COUNT, MAX_DIM, MAX_LAYERS, MAX_LENGTH
 from recgraft.encoder import Encoder, EncoderConfig
+from recgraft.engine import NextItemExamples, TrainConfig
 from recgraft.objective import PretrainingObjective, next_item_loss
-from recgraft.training import TrainConfig
 
 
 class GANEncoderConfig(EncoderConfig):
@@ -118,7 +117,9 @@ class GANEncoder(Encoder):
         return torch.cat([self.item_embedding, self.item_bias.unsqueeze(1)], dim=1)
 
     def item_parameters(self) -> list[nn.Parameter]:
-        return [self.input_embedding.weight, self.item_embedding, self.item_bias]
+        weight = self.input_embedding.weight
+        assert isinstance(weight, nn.Parameter)
+        return [weight, self.item_embedding, self.item_bias]
 
     def pretraining_objective(self, train: TrainConfig) -> PretrainingObjective:
         return AdversarialObjective(self, train)
@@ -135,8 +136,56 @@ class Discriminator(nn.Module):
         return self.network(torch.cat([vector, condition], dim=1)).squeeze(1)  # (B,) logits
 
 
+class DiscriminatorLoss(nn.Module):
+    """The discriminator's loss on real and (detached) generated vectors, as one module."""
+
+    def __init__(self, discriminator: Discriminator) -> None:
+        super().__init__()
+        self.discriminator = discriminator
+
+    def forward(self, real: torch.Tensor, fake: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        real_logit = self.discriminator(real, condition)
+        fake_logit = self.discriminator(fake, condition)
+        return F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit)) + \
+            F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
+
+
+class GeneratorLoss(nn.Module):
+    """The generator's loss (adversarial, zero-reconstruction and next-item terms) as one
+    module; the discriminator is read, not trained, so it is not a submodule."""
+
+    def __init__(self, generator: GANEncoder, discriminator: Discriminator) -> None:
+        super().__init__()
+        self.generator = generator
+        self.discriminator = [discriminator]  # a list: not registered, so DDP leaves its parameters alone
+        self.settings = generator.config
+        assert isinstance(self.settings, GANEncoderConfig)
+
+    def forward(self, batch_inputs: torch.Tensor, batch_targets: torch.Tensor, condition_items: torch.Tensor,
+                condition: torch.Tensor, shown: torch.Tensor, zero: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        settings = self.settings
+        assert isinstance(settings, GANEncoderConfig)
+        discriminator = self.discriminator[0]
+        generated = torch.sigmoid(self.generator.score_items(self.generator(condition_items)).float())
+        discriminator.requires_grad_(False)  # its gradient is not wanted here (its own step computes it)
+        try:
+            fake_logit = discriminator(generated * shown, condition)
+        finally:
+            discriminator.requires_grad_(True)
+        adversarial = F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
+        # Averaged over the sampled items, so the weight does not depend on the catalogue size.
+        zero_reconstruction = ((generated * zero) ** 2).sum() / zero.sum().clamp(min=1)
+        loss = settings.adversarial_weight * adversarial + settings.zero_reconstruction_weight * zero_reconstruction
+        if settings.reconstruction_weight:
+            # The generator applied to every prefix of the history predicts the item that follows.
+            likelihood = next_item_loss(self.generator, batch_inputs, batch_targets)
+            loss = loss + settings.reconstruction_weight * likelihood
+        return loss, adversarial.detach()
+
+
 class AdversarialObjective(PretrainingObjective):
-    """Alternating discriminator and generator updates, each with its own optimiser (CFGAN ZR + PM)."""
+    """Alternating discriminator and generator updates, each with its own optimiser (CFGAN ZR + PM);
+    under torchrun each loss is its own ``DistributedDataParallel`` module."""
 
     def __init__(self, encoder: GANEncoder, train: TrainConfig) -> None:
         super().__init__(encoder, train)
@@ -146,6 +195,8 @@ class AdversarialObjective(PretrainingObjective):
         self.settings = config
         device = encoder.item_embedding.device
         self.discriminator = Discriminator(encoder.num_items + 1, config.discriminator_dim).to(device)
+        self.discriminator_loss = self.parallel(DiscriminatorLoss(self.discriminator))
+        self.generator_loss = self.parallel(GeneratorLoss(encoder, self.discriminator))
         self.generator_optimizer = torch.optim.Adam(
             encoder.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay
         )
@@ -181,34 +232,18 @@ class AdversarialObjective(PretrainingObjective):
         for _ in range(self.settings.discriminator_steps):
             with torch.no_grad():
                 generated = torch.sigmoid(self.generator.score_items(self.generator(condition_items)).float())
-            real_logit = self.discriminator(real, condition)
-            fake_logit = self.discriminator(generated * shown, condition)
-            discriminator_loss = F.binary_cross_entropy_with_logits(
-                real_logit, torch.ones_like(real_logit)
-            ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
+            discriminator_loss = self.discriminator_loss(real, generated * shown, condition)
             self.discriminator_optimizer.zero_grad(set_to_none=True)
             discriminator_loss.backward()
             self.discriminator_optimizer.step()
 
-        scores = self.generator.score_items(self.generator(condition_items)).float()
-        generated = torch.sigmoid(scores)
-        fake_logit = self.discriminator(generated * shown, condition)
-        adversarial = F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
-        # Averaged over the sampled items, so the weight does not depend on the catalogue size.
-        zero_reconstruction = ((generated * zero) ** 2).sum() / zero.sum().clamp(min=1)
-        generator_loss = (
-            self.settings.adversarial_weight * adversarial
-            + self.settings.zero_reconstruction_weight * zero_reconstruction
-        )
-        if self.settings.reconstruction_weight:
-            # The generator applied to every prefix of the history predicts the item that follows.
-            likelihood = next_item_loss(self.generator, batch.inputs, batch.targets)
-            generator_loss = generator_loss + self.settings.reconstruction_weight * likelihood
+        generator_loss, adversarial = self.generator_loss(batch.inputs, batch.targets, condition_items, condition,
+                                                          shown, zero)
         self.generator_optimizer.zero_grad(set_to_none=True)
         generator_loss.backward()
         self.generator_optimizer.step()
         return {
             "loss": float(generator_loss.detach()),
             "d_loss": float(discriminator_loss.detach()),
-            "g_adv": float(adversarial.detach()),
+            "g_adv": float(adversarial),
         }

@@ -4,7 +4,7 @@ from recgraft import hookimpl
 
 
 @hookimpl
-def register_extractors(register):  # type: ignore[no-untyped-def]
+def register_extractors(register):
     register("global", "recgraft.plugins.extractors.global_vector:GlobalExtractor")
     register("local", "recgraft.plugins.extractors.local:LocalExtractor")
     register("concat", "recgraft.plugins.extractors.concat:ConcatExtractor")

@@ -38,10 +38,9 @@ class ConcatExtractor(FeatureExtractor):
         super().__init__(config)
         from recgraft.plugin_manager import catalog
 
-        self.parts: list[FeatureExtractor] = []
-        for spec in self.config.extractors:
-            cls = catalog().get("extractor", spec.name)
-            self.parts.append(cls(catalog().config("extractor", spec.name, spec.config)))
+        self.parts: list[FeatureExtractor] = [
+            catalog().build("extractor", spec.name, spec.config) for spec in self.config.extractors
+        ]
 
     def output_dim(self, encoder: Encoder) -> int:
         return sum(part.output_dim(encoder) for part in self.parts)
@@ -53,4 +52,4 @@ class ConcatExtractor(FeatureExtractor):
         outputs = [part.extract_sequence(encoder, history) for part in self.parts]
         if any(o is None for o in outputs):
             return None
-        return torch.cat(outputs, dim=-1)  # type: ignore[arg-type]
+        return torch.cat(outputs, dim=-1)

@@ -21,7 +21,7 @@ class GlobalExtractor(FeatureExtractor):
         return encoder.output_dim
 
     def extract(self, encoder: Encoder, history: torch.Tensor) -> torch.Tensor:
-        return encoder(history)  # type: ignore[no-any-return]
+        return encoder(history)
 
     def extract_sequence(self, encoder: Encoder, history: torch.Tensor) -> torch.Tensor | None:
         return encoder.sequence_output(history)  # (B, L, D) or None

@@ -4,7 +4,7 @@ from recgraft import hookimpl
 
 
 @hookimpl
-def register_heads(register):  # type: ignore[no-untyped-def]
+def register_heads(register):
     register("dot", "recgraft.plugins.heads.dot:DotHead")
     register("sigmoid", "recgraft.plugins.heads.sigmoid:SigmoidHead")
     register("mlp", "recgraft.plugins.heads.mlp:MLPHead")

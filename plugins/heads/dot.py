@@ -38,4 +38,4 @@ class DotHead(Head):
             self.projection = linear
 
     def user_vectors(self, features: torch.Tensor) -> torch.Tensor:
-        return self.projection(features)  # type: ignore[no-any-return]
+        return self.projection(features)

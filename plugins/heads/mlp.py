@@ -44,4 +44,4 @@ class MLPHead(Head):
 
     def user_vectors(self, features: torch.Tensor) -> torch.Tensor:
         out = self.network(features)  # (B, D)
-        return features + out if self.residual else out  # type: ignore[no-any-return]
+        return features + out if self.residual else out

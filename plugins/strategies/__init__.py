@@ -4,7 +4,7 @@ from recgraft import hookimpl
 
 
 @hookimpl
-def register_strategies(register):  # type: ignore[no-untyped-def]
+def register_strategies(register):
     register("direct", "recgraft.plugins.strategies.direct:DirectStrategy")
     register("fusion", "recgraft.plugins.strategies.fusion:FusionStrategy")
     register("finetune", "recgraft.plugins.strategies.finetune:FinetuneStrategy")

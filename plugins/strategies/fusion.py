@@ -57,7 +57,7 @@ class FusionAdapter(FeatureAdapter):
         if self.fuse == "gate":
             g = torch.sigmoid(self.gate(joined))
             return g * pretrained + (1.0 - g) * self.project(target)
-        return pretrained + self.mlp(joined)  # type: ignore[no-any-return]
+        return pretrained + self.mlp(joined)
 
     def forward(self, features: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
         return self._combine(features, self.extractor.extract(self.target, history))

@@ -94,7 +94,7 @@ def test_config_file_that_is_not_a_table_of_tables_is_one_line_and_exit_2(
 def test_settings_too_large_for_the_machine_are_refused_before_training(
     source_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from recgraft import memory
+    from recgraft.engine import memory
 
     monkeypatch.setattr(memory, "device_memory", lambda device: 2**20)
     result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), "--epochs", "1"])
@@ -329,7 +329,7 @@ def test_resume_from_a_corrupt_file_is_one_line_naming_it(source_folder: Path) -
 
 KILL_AT = Path(__file__).parents[1] / "kill_at.py"
 KILLED = 86
-RESUME_SAVE = ("recgraft.resume:save", "after")  # the Nth call saves epoch N
+RESUME_SAVE = ("recgraft.engine.resume:save", "after")  # the Nth call saves epoch N
 COMMIT = ("sqlalchemy.orm:Session.commit", "before")  # the first is the registration's
 REGISTER = ("recgraft.registry:Registry.register", "after")
 REPLACE = ("os:replace", "before")  # the Nth is the Nth resume save's rename

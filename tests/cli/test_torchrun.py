@@ -52,7 +52,7 @@ def test_two_processes_pretrain_and_register_once(source_folder: Path) -> None:
     assert records[0].extra["processes"] == 2
 
     # Rank 0 alone logs, once per epoch, the loss averaged over both processes.
-    losses = [float(x) for x in re.findall(r"^epoch \d+: loss ([\d.]+)", run.stderr, flags=re.M)]
+    losses = [float(x) for x in re.findall(r"^epoch \d+/\d+: loss ([\d.]+)", run.stderr, flags=re.M)]
     assert len(losses) == 4 and losses[-1] < losses[0]
 
     evaluated = CliRunner().invoke(build_cli(), ["evaluate", payload["checkpoint"], "--data", str(source_folder),

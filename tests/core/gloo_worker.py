@@ -17,10 +17,10 @@ import torch
 from recgraft import distributed
 from recgraft.data.split import leave_one_out
 from recgraft.data.synthetic import synthetic_domains
-from recgraft.device import seed_everything
-from recgraft.evaluation import evaluate
-from recgraft.pretrain import build_encoder
-from recgraft.training import TrainConfig, fit
+from recgraft.engine.config import TrainConfig
+from recgraft.engine.device import seed_everything
+from recgraft.engine.evaluation import evaluate
+from recgraft.pretrain import build_encoder, fit
 from recgraft.transfer import SourceModel, Transfer
 
 CPU = torch.device("cpu")

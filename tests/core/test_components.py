@@ -107,8 +107,8 @@ def test_a_registered_target_of_any_shape_gets_a_one_line_status(target: object)
      ("strategy", "blend", "weight_choices"), ("train", "", "learning_rate"), ("train", "", "max_minutes")],
 )
 def test_config_float_fields_refuse_nan_and_inf(kind: str, name: str, field: str, value: object) -> None:
+    from recgraft.engine.config import TrainConfig
     from recgraft.plugin_manager import catalog
-    from recgraft.training import TrainConfig
 
     values = {field: [value] if field == "weight_choices" else value}
     with pytest.raises(ConfigError, match=f"{field}.*finite number"):
@@ -127,8 +127,8 @@ def test_config_float_fields_refuse_nan_and_inf(kind: str, name: str, field: str
      ("train", "", "eval_batch_size", 10**9), ("train", "", "seed", 2**70), ("train", "", "seed", -1)],
 )
 def test_size_settings_have_upper_bounds(kind: str, name: str, field: str, value: int) -> None:
+    from recgraft.engine.config import TrainConfig
     from recgraft.plugin_manager import catalog
-    from recgraft.training import TrainConfig
 
     with pytest.raises(ConfigError, match=f"{field}: Input should be (less|greater) than or equal to"):
         if kind == "train":

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from recgraft import distributed
-from recgraft.batching import batches, shard_indices
+from recgraft.engine import device as devices
+from recgraft.engine.batching import batches, shard_indices
 
 WORKER = Path(__file__).parent / "gloo_worker.py"
 
@@ -59,7 +60,7 @@ def test_without_torchrun_every_helper_is_the_single_process_identity(monkeypatc
     assert torch.equal(param.grad, torch.ones(2))
     with distributed.session("cpu"):
         assert not distributed.active()
-    assert distributed.local_device(torch.device("cuda")) == torch.device("cuda")
+    assert devices.local_device(torch.device("cuda")) == torch.device("cuda")
 
 
 def test_a_process_torchrun_started_is_main_only_on_rank_0(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,8 +68,8 @@ def test_a_process_torchrun_started_is_main_only_on_rank_0(monkeypatch: pytest.M
     monkeypatch.setenv("LOCAL_RANK", "1")
     monkeypatch.setenv("RANK", "1")
     assert distributed.launched() and not distributed.is_main_process()
-    assert distributed.local_device(torch.device("cuda")) == torch.device("cuda", 1)
-    assert distributed.local_device(torch.device("cpu")) == torch.device("cpu")
+    assert devices.local_device(torch.device("cuda")) == torch.device("cuda", 1)
+    assert devices.local_device(torch.device("cpu")) == torch.device("cpu")
     monkeypatch.setenv("RANK", "0")
     assert distributed.is_main_process()
 

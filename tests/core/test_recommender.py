@@ -12,10 +12,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recgraft.batching import padded_histories
 from recgraft.data import synthetic_domains
 from recgraft.data.domain import Vocabulary
 from recgraft.data.split import Sequences, leave_one_out
+from recgraft.engine.batching import padded_histories
 from recgraft.pretrain import pretrain
 from recgraft.recommender import (
     Recommender,

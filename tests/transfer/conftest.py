@@ -19,7 +19,7 @@ FAST = {"epochs": 2, "patience": 2, "batch_size": 32, "learning_rate": 3e-3}
 @pytest.fixture(autouse=True)
 def short_epochs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Toy data needs no 16-update epochs; 4 keep the suite fast."""
-    from recgraft import transfer_training
+    from recgraft.transfer import training as transfer_training
 
     monkeypatch.setattr(transfer_training, "MIN_STEPS_PER_EPOCH", 4)
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from recgraft.alignment import align_items
 from recgraft.data.domain import Vocabulary
 from recgraft.errors import ConfigError
 from recgraft.transfer import SourceModel, Transfer
+from recgraft.transfer.alignment import align_items
 
 
 def test_token_alignment_maps_shared_items_and_reports_the_overlap() -> None:

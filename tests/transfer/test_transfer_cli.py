@@ -92,9 +92,9 @@ def test_an_unknown_blend_partner_is_one_line_and_registers_nothing(target_folde
 
 
 def test_negative_gain_is_called_negative_transfer(monkeypatch, source_ref, target_folder) -> None:
-    from recgraft.cli import transfer as transfer_cli
+    from recgraft.transfer import baseline
 
-    monkeypatch.setattr(transfer_cli, "relative_gain", lambda metrics, baseline: {"ndcg@10": -0.25, "hr@10": 0.1})
+    monkeypatch.setattr(baseline, "relative_gain", lambda metrics, baseline: {"ndcg@10": -0.25, "hr@10": 0.1})
     result = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "direct", "--epochs", "1")
     assert result.exit_code == 0, result.output
     assert "negative transfer: direct is worse than training from scratch on test NDCG@10" in result.stdout
@@ -232,7 +232,7 @@ def test_a_transfer_killed_in_training_or_registration_leaves_the_registry_clean
         return result.exit_code, json.loads(result.stdout)
 
     source = registry.resolve(source_ref)
-    assert killed("recgraft.transfer_training:check_losses", "after", 1) == KILLED  # after epoch 1
+    assert killed("recgraft.engine.loop:check_losses", "after", 1) == KILLED  # after epoch 1
     assert verify()[0] == 0 and [r.reference for r in registry.list()] == [source_ref]
     assert killed("sqlalchemy.orm:Session.commit", "before", 1) == KILLED  # between the file and its record
     code, report = verify()

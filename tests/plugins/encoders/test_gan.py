@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from recgraft.batching import NextItemExamples, next_item_examples
+from recgraft.engine.batching import NextItemExamples, next_item_examples
+from recgraft.engine.config import TrainConfig
 from recgraft.plugins.encoders.gan import AdversarialObjective, GANEncoder, GANEncoderConfig
-from recgraft.training import TrainConfig
 
 
 def objective_on(small_split, **settings) -> tuple[AdversarialObjective, NextItemExamples]:

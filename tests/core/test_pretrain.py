@@ -1,4 +1,4 @@
-"""The training loop: early stopping, best-epoch weights, resume after an interruption."""
+"""Pretraining: the pretraining phase through the engine's loop (learning, early stopping, resume, divergence)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torch
 
 from recgraft.data.split import leave_one_out
 from recgraft.data.synthetic import synthetic_domains
-from recgraft.device import seed_everything
-from recgraft.pretrain import build_encoder
-from recgraft.training import TrainConfig, fit
+from recgraft.engine.config import TrainConfig
+from recgraft.engine.device import seed_everything
+from recgraft.pretrain import build_encoder, fit
 
 CONFIG = {"embedding_dim": 16, "num_heads": 1, "max_length": 10}
 
@@ -83,8 +83,8 @@ def test_a_diverged_run_stops_with_a_clear_error_instead_of_picking_a_garbage_ep
 
 
 def test_check_losses_names_the_epoch_and_the_non_finite_loss() -> None:
+    from recgraft.engine.loop import check_losses
     from recgraft.errors import TrainingDivergedError
-    from recgraft.training import check_losses
 
     check_losses(1, {"loss": 2.5, "d_loss": 0.1})
     with pytest.raises(TrainingDivergedError, match=r"^training diverged at epoch 3 \(d_loss inf\); lower the learning rate$"):

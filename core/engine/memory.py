@@ -4,12 +4,20 @@ settings too large for the machine fail in one line instead of in the allocator 
 from __future__ import annotations
 
 import os
+from typing import Protocol
 
 import torch
 
-from recgraft.encoder import EncoderConfig
+from recgraft.engine.config import TrainConfig
 from recgraft.errors import ConfigError
-from recgraft.training import TrainConfig
+
+
+class ModelSize(Protocol):
+    """What the estimate reads of an encoder's config (``recgraft.encoder.EncoderConfig``)."""
+
+    embedding_dim: int
+    max_length: int
+
 
 FLOAT = 4  # bytes
 #: Per parameter: the weight, its gradient and Adam's two moments.
@@ -30,7 +38,7 @@ def device_memory(device: torch.device) -> int | None:
         return None
 
 
-def training_bytes(config: EncoderConfig, num_items: int, longest_history: int, train: TrainConfig) -> int:
+def training_bytes(config: ModelSize, num_items: int, longest_history: int, train: TrainConfig) -> int:
     """A low estimate of the bytes one training step needs: item table and positions with their
     optimiser state, the activations of a batch, and the larger of the training and scoring logits."""
     rows, dim = num_items + 1, config.embedding_dim
@@ -46,7 +54,7 @@ def training_bytes(config: EncoderConfig, num_items: int, longest_history: int, 
 
 
 def check_memory(
-    label: str, config: EncoderConfig, num_items: int, longest_history: int, train: TrainConfig,
+    label: str, config: ModelSize, num_items: int, longest_history: int, train: TrainConfig,
     device: torch.device, available: int | None = None,
 ) -> None:
     """ConfigError when the estimate exceeds the device's memory (``available`` bytes when given)."""

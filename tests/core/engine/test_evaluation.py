@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from recgraft.batching import padded_histories
 from recgraft.data.split import leave_one_out
 from recgraft.data.synthetic import synthetic_domains
-from recgraft.evaluation import rank_targets
-from recgraft.metrics import mask_history, target_ranks
+from recgraft.engine.batching import padded_histories
+from recgraft.engine.evaluation import rank_targets
+from recgraft.engine.metrics import mask_history, target_ranks
 from recgraft.pretrain import build_encoder
 
 CPU = torch.device("cpu")

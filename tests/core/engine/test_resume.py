@@ -12,7 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recgraft import resume
+from recgraft.engine import resume
 from recgraft.errors import ResumeStateError, RunInUseError
 
 STATE = {"epoch": 3, "weights": torch.arange(40, dtype=torch.float32), "history": [{"loss": 1.5}]}
@@ -21,7 +21,7 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from recgraft import resume
+    from recgraft.engine import resume
 
     with resume.claim(Path(sys.argv[1])):
         print("held", flush=True)

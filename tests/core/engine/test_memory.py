@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from recgraft.encoder import EncoderConfig
+from recgraft.engine.config import TrainConfig
+from recgraft.engine.memory import check_memory, device_memory, training_bytes
 from recgraft.errors import ConfigError
-from recgraft.memory import check_memory, device_memory, training_bytes
-from recgraft.training import TrainConfig
 
 
 def test_training_bytes_grow_with_the_catalogue_the_width_and_the_batch() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 from collections.abc import Iterator
 from typing import Literal
@@ -11,7 +12,6 @@ import numpy as np
 import torch
 
 from recgraft.components import check_seed
-from recgraft.distributed import local_device
 from recgraft.errors import ConfigError
 
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
@@ -38,16 +38,24 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise ConfigError(f"--device {name}: {exc}") from None
 
 
+def local_device(device: torch.device) -> torch.device:
+    """Under torchrun, an unnumbered CUDA device becomes this process's GPU (``cuda:LOCAL_RANK``)."""
+    launched = all(name in os.environ for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"))
+    if device.type == "cuda" and device.index is None and launched:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return device
+
+
 def precision_for(device: torch.device) -> str:
     """The precision training runs in: bf16 autocast on CUDA, float32 elsewhere."""
     return "bf16-autocast" if device.type == "cuda" else "float32"
 
 
 @contextlib.contextmanager
-def autocast(device: torch.device) -> Iterator[None]:
-    """bf16 autocast on CUDA; nothing elsewhere."""
+def autocast(device: torch.device, enabled: bool = True) -> Iterator[None]:
+    """bf16 autocast on CUDA; nothing elsewhere. ``enabled=False`` turns an enclosing one off."""
     if device.type == "cuda":
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled):
             yield
     else:
         yield

@@ -9,12 +9,17 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
-from recgraft.batching import padded_histories
 from recgraft.data.split import LeaveOneOutSplit, Sequences
-from recgraft.metrics import RankingMetrics, breakdown_by_history_length, mask_history, target_ranks
+from recgraft.engine.batching import padded_histories
+from recgraft.engine.metrics import (
+    RankingMetrics,
+    breakdown_by_history_length,
+    mask_history,
+    target_ranks,
+)
+from recgraft.engine.scoring import Scorer
 
 Stage = Literal["valid", "test"]
-Scorer = Callable[[torch.Tensor], torch.Tensor]  # histories (B, L) -> scores (B, I + 1)
 
 
 class UserShard(Protocol):

@@ -1,14 +1,5 @@
 """The transfer pipeline: graft a pretrained encoder onto a target domain and train it there.
 
-    from recgraft.transfer import Transfer
-
-    t = Transfer.from_checkpoint(registry, "ml-1m-transformer", strategy="finetune",
-                                 extractor="global", head="dot", align_on="movie_title")
-    result = t.fit(target_split, train=TrainConfig(epochs=50), device="cpu")
-    result.evaluate("test", breakdown=True)
-    result.recommend(["Toy Story (1995)", "Heat (1995)"], k=10)
-    result.register(registry, name="ml-100k-finetune")
-
 A transfer aligns the target's items with the source's (by token or an item column),
 resizes the encoder's item tables to the target catalogue, builds the target model with the
 strategy, and trains it with early stopping on the target's validation split, starting
@@ -30,11 +21,8 @@ import numpy as np
 import torch
 
 from recgraft import distributed
-from recgraft.alignment import TOKEN, ItemAlignment, align_items, item_column
-from recgraft.batching import NextItemExamples, next_item_examples
 from recgraft.checkpoint import (
     CheckpointContents,
-    CheckpointFormatError,
     CheckpointReader,
     from_bytes,
     registry_reader,
@@ -42,6 +30,7 @@ from recgraft.checkpoint import (
     to_bytes,
     training_provenance,
 )
+from recgraft.checkpoint.modules import TRANSFER_KIND, encoder_from_checkpoint
 from recgraft.components import parse_model
 from recgraft.data.domain import Domain, Vocabulary
 from recgraft.data.split import (
@@ -53,26 +42,29 @@ from recgraft.data.split import (
     require_evaluated_users,
     time_order,
 )
-from recgraft.device import precision_for, resolve_device, seed_everything
 from recgraft.encoder import Encoder
+from recgraft.engine.batching import NextItemExamples, next_item_examples
+from recgraft.engine.config import TrainConfig
+from recgraft.engine.device import precision_for, resolve_device, seed_everything
+from recgraft.engine.loop import TrainResult
+from recgraft.engine.memory import check_memory
+from recgraft.engine.progress import Progress
 from recgraft.errors import ConfigError, RecgraftError
 from recgraft.extractor import FeatureExtractor
 from recgraft.head import Head
-from recgraft.memory import check_memory
 from recgraft.plugin_manager import catalog, load_plugins
-from recgraft.progress import Progress
 from recgraft.recommender import binary_evaluation, recommend_items
 from recgraft.registry.errors import RegistryError
 from recgraft.strategy import PretrainedLoader, TransferContext, TransferStrategy
-from recgraft.training import TrainConfig
+from recgraft.transfer.alignment import TOKEN, ItemAlignment, align_items, item_column
+from recgraft.transfer.training import evaluate_model, fit_transfer
 from recgraft.transfer_model import TransferModel
-from recgraft.transfer_training import TransferTrainResult, fit_transfer, scorer
 
 if TYPE_CHECKING:
     from recgraft.pretrain import PretrainedEncoder
     from recgraft.registry import CheckpointRecord, Registry
 
-KIND = "transfer"
+KIND = TRANSFER_KIND
 
 
 @dataclass
@@ -89,16 +81,8 @@ class SourceModel:
     @classmethod
     def from_contents(cls, contents: CheckpointContents, reference: str | None = None) -> SourceModel:
         """The encoder a checkpoint holds (a pretrained one, or the encoder of a transferred model)."""
-        from recgraft.checkpoint import build_encoder, load_module
-
-        prefix = "model.encoder" if contents.metadata.get("kind") == KIND else "encoder"
+        encoder = encoder_from_checkpoint(contents)
         spec = contents.metadata["components"]["encoder"]
-        if prefix == "encoder":
-            encoder = build_encoder(contents)
-        else:
-            from recgraft.pretrain import build_encoder as fresh
-
-            encoder = load_module(contents, lambda: fresh(spec["name"], spec["config"], len(contents.items) - 1), prefix)
         features = {k: np.asarray(v, dtype=object) for k, v in contents.metadata.get("item_features", {}).items()}
         return cls(encoder, spec["name"], contents.items, features, reference, contents.metadata.get("domain"))
 
@@ -109,8 +93,7 @@ def _component(kind: str, value: str | Any, config: Mapping[str, Any] | None, ba
         if config:
             raise ConfigError(f"{kind}: a config is given with an instance; configure the instance instead")
         return catalog().name_of(kind, value), value
-    cls = catalog().get(kind, value)
-    return value, cls(catalog().config(kind, value, config))
+    return value, catalog().build(kind, value, config)
 
 
 def source_windows(source: Domain, alignment: ItemAlignment, max_length: int) -> NextItemExamples:
@@ -202,7 +185,7 @@ class Transfer:
     def _make_head(self, feature_dim: int, item_dim: int) -> Head:
         if self._head_instance is not None:
             return self._head_instance
-        head: Head = catalog().get("head", self.head_name)(self.head_config, feature_dim, item_dim)
+        head: Head = catalog().build("head", self.head_name, self.head_config, feature_dim, item_dim)
         return head
 
     # --- training ------------------------------------------------------------------------
@@ -262,9 +245,8 @@ class Transfer:
                 raise type(error)(f"strategy {self.strategy_name!r} reads {reference!r}: {error}") from error
             alignment = _align(other, target, self.align_on, None)
             if fresh:
-                from recgraft.pretrain import build_encoder
-
-                encoder = build_encoder(other.encoder_name, other.encoder.config.model_dump(), target.num_items)
+                encoder = catalog().build("encoder", other.encoder_name, other.encoder.config.model_dump(),
+                                          target.num_items)
             else:
                 encoder = other.encoder
                 encoder.resize_items(target.num_items, torch.from_numpy(alignment.source_rows))
@@ -306,7 +288,7 @@ class TransferResult:
     model: TransferModel
     split: LeaveOneOutSplit
     alignment: ItemAlignment
-    training: TransferTrainResult
+    training: TrainResult
     train_config: TrainConfig
     device: torch.device
     #: other checkpoints the strategy read (configured reference -> resolved one, architecture, alignment)
@@ -335,12 +317,8 @@ class TransferResult:
     def evaluate(self, stage: Stage = "test", breakdown: bool = False) -> dict[str, Any]:
         """Full-ranking HR/NDCG/MRR@5,10,20 (plus the history-length breakdown and, for binary
         heads, accuracy/precision/recall/F1/AUC) on ``stage``."""
-        from recgraft.evaluation import evaluate
-
-        self.model.eval()
-        result = evaluate(scorer(self.model, self.device), self.split, stage, self.model.max_length,
-                          self.device, self.train_config.eval_batch_size, breakdown,
-                          trim_padding=self.model.padding_invariant, shard=distributed.evaluation_shard())
+        result = evaluate_model(self.model, self.split, stage, self.device, self.train_config.eval_batch_size,
+                                breakdown)
         if self.model.head.binary:
             result["binary"] = binary_evaluation(self.model.pair_logits, self.split, stage, self.model.max_length,
                                                  self.device, seed=self.train_config.seed)
@@ -350,7 +328,7 @@ class TransferResult:
     def recommend(self, history: Sequence[str], k: int = 10, strict: bool = False) -> list[tuple[str, float]]:
         """Top ``k`` target items (token, score) after a history of item tokens; history items excluded."""
         self.model.eval()
-        return recommend_items(scorer(self.model, self.device), self.domain.items, self.model.max_length,
+        return recommend_items(self.model.scorer(self.device), self.domain.items, self.model.max_length,
                                history, k, self.device, strict, self.model.padding_invariant)
 
     def to_bytes(self) -> bytes:
@@ -419,40 +397,3 @@ def _finite(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
-
-
-def model_from_contents(contents: CheckpointContents) -> TransferModel:
-    """Rebuild a transferred model from its checkpoint (through the plugin catalogue)."""
-    from recgraft.checkpoint import load_module
-    from recgraft.pretrain import build_encoder
-
-    spec = contents.metadata["components"]
-    num_items = len(contents.items) - 1
-    recorded = spec.get("pretrained", {})
-
-    def architecture_of(reference: str, fresh: bool) -> Encoder:  # the weights come with the state below
-        try:
-            other = recorded[reference]["encoder"]
-            name, config = other["name"], other["config"]
-        except (KeyError, TypeError):
-            raise CheckpointFormatError(f"{contents.label} does not record the architecture of {reference!r}") from None
-        return build_encoder(name, config, num_items)
-
-    def build() -> TransferModel:
-        encoder = build_encoder(spec["encoder"]["name"], spec["encoder"]["config"], num_items)
-        extractor = catalog().get("extractor", spec["extractor"]["name"])(
-            catalog().config("extractor", spec["extractor"]["name"], spec["extractor"]["config"]))
-        head_cls = catalog().get("head", spec["head"]["name"])
-        head_config = catalog().config("head", spec["head"]["name"], spec["head"]["config"])
-        strategy = catalog().get("strategy", spec["strategy"]["name"])(
-            catalog().config("strategy", spec["strategy"]["name"], spec["strategy"]["config"]))
-
-        def make_head(feature_dim: int, item_dim: int) -> Head:
-            head: Head = head_cls(head_config, feature_dim, item_dim)
-            return head
-
-        context = TransferContext(encoder, spec["encoder"]["name"], extractor, make_head, num_items, architecture_of)
-        model: TransferModel = strategy.build(context)
-        return model
-
-    return load_module(contents, build, "model").eval()

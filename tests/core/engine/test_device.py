@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recgraft.device import seed_everything
+from recgraft.engine.device import seed_everything
 from recgraft.errors import ConfigError
 
 

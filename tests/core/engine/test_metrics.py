@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recgraft.metrics import (
+from recgraft.engine.metrics import (
     RankingMetrics,
     auc_score,
     binary_metrics,

@@ -24,7 +24,6 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from recgraft.data.domain import Vocabulary
-from recgraft.encoder import Encoder
 from recgraft.errors import RecgraftError
 from recgraft.registry.checkpoint_format import FORMAT, inspect_checkpoint
 from recgraft.registry.errors import InvalidCheckpointError
@@ -141,16 +140,6 @@ def load_module(contents: CheckpointContents, build: Callable[[], M], prefix: st
     module = build()
     module.load_state_dict(state)
     return module
-
-
-def build_encoder(contents: CheckpointContents, prefix: str = "encoder") -> Encoder:
-    """Rebuild the encoder a checkpoint holds, through the plugin catalogue."""
-    from recgraft.pretrain import build_encoder as fresh
-
-    spec = contents.metadata["components"][prefix]
-    return load_module(
-        contents, lambda: fresh(spec["name"], spec["config"], len(contents.items) - 1), prefix
-    )
 
 
 def training_provenance(device: torch.device, precision: str) -> dict[str, str]:

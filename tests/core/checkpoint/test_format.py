@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recgraft.checkpoint import CheckpointFormatError, build_encoder, from_bytes, read_metadata
+from recgraft.checkpoint import CheckpointFormatError, from_bytes, read_metadata
+from recgraft.checkpoint.modules import encoder_from_checkpoint as build_encoder
 from recgraft.data.split import leave_one_out
 from recgraft.data.synthetic import synthetic_domains
 from recgraft.pretrain import build_encoder as fresh_encoder

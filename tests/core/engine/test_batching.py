@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from recgraft.batching import NextItemExamples, batches, next_item_examples, padded_histories
 from recgraft.data.split import Sequences
+from recgraft.engine.batching import NextItemExamples, batches, next_item_examples, padded_histories
 
 
 def sequences(*rows: list[int]) -> Sequences:
