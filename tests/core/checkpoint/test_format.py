@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from recgraft.checkpoint import CheckpointFormatError, from_bytes, read_metadata
-from recgraft.checkpoint.modules import encoder_from_checkpoint as build_encoder
+from recgraft.checkpoint.modules import encoder_from_checkpoint
 from recgraft.data.split import leave_one_out
 from recgraft.data.synthetic import synthetic_domains
 from recgraft.pretrain import build_encoder as fresh_encoder
@@ -21,7 +21,7 @@ def trained():
 
 def test_round_trip_rebuilds_an_identical_encoder(trained) -> None:
     contents = from_bytes(trained.to_bytes())
-    rebuilt = build_encoder(contents).eval()
+    rebuilt = encoder_from_checkpoint(contents).eval()
     history = torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7]])
     torch.testing.assert_close(rebuilt(history), trained.encoder.eval()(history))
 
@@ -39,7 +39,7 @@ def test_an_encoder_pretrained_from_an_instance_is_recorded_by_its_plugin_name()
     pretrained = pretrain(split, instance, train={"epochs": 1}, device="cpu")
     contents = from_bytes(pretrained.to_bytes())
     assert contents.metadata["components"]["encoder"]["name"] == "transformer"
-    assert type(build_encoder(contents)) is type(instance)
+    assert type(encoder_from_checkpoint(contents)) is type(instance)
 
 
 def test_bytes_that_are_not_a_checkpoint_are_refused() -> None:
