@@ -23,6 +23,7 @@ everywhere. Only rank 0 writes files and registry records (:func:`is_main_proces
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -102,6 +103,9 @@ def session(device: str = "auto") -> Iterator[None]:
         # abort it on the way out.
         all_finished()
     finally:
+        # DDP wrappers that outlive the process group can make the process abort at exit
+        # ("terminate called without an active exception"): free the unreachable ones first.
+        gc.collect()
         dist.destroy_process_group()
 
 
@@ -209,10 +213,10 @@ def data_parallel(module: torch.nn.Module) -> torch.nn.Module:
     """``module`` (its forward returns a loss) in ``DistributedDataParallel`` under torchrun;
     ``module`` itself in a single process.
 
-    Unused parameters are looked for (``find_unused_parameters``): which of a model's
-    parameters a loss reaches depends on the plugin (a head that ignores the item table, an
-    extractor that reads one layer), and a parameter no process reaches must not stall the
-    gradient reduction.
+    The graph is declared static (``static_graph``): which of a model's parameters a loss
+    reaches depends on the plugin (a head that ignores the item table, an extractor that
+    reads one layer) but not on the batch, so DDP learns the unused ones in the first
+    iteration instead of searching the autograd graph in every one.
     """
     if not sharded():
         return module
@@ -221,7 +225,7 @@ def data_parallel(module: torch.nn.Module) -> torch.nn.Module:
     device = next(module.parameters()).device
     device_ids = [device] if device.type == "cuda" else None
     wrapped: torch.nn.Module = _collective(DistributedDataParallel, module, device_ids=device_ids,
-                                           find_unused_parameters=True)
+                                           static_graph=True)
     return wrapped
 
 
