@@ -32,7 +32,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recgraft.registry.checkpoint_format import check_matches_record, read_checkpoint_header
-from recgraft.registry.checkpoints import check_output_path, write_file_atomically
 from recgraft.registry.entities import CheckpointRecord
 from recgraft.registry.errors import (
     BundleError,
@@ -42,6 +41,7 @@ from recgraft.registry.errors import (
     OutputPathError,
     RegistryError,
 )
+from recgraft.registry.files.base import check_output_path, write_file_atomically
 from recgraft.registry.models import SqlCheckpoint
 from recgraft.registry.references import format_reference, parse_reference, validate_name
 

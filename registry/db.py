@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from recgraft.registry.checkpoints import file_lock
 from recgraft.registry.errors import NoRegistryError, RegistryError, SchemaOutOfDateError
+from recgraft.registry.files.base import file_lock
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The revisions this code knows, oldest first; the last is what it needs.

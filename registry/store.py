@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from recgraft.registry import db
 from recgraft.registry.checkpoint_format import check_matches_record, inspect_checkpoint
-from recgraft.registry.checkpoints import Store, check_file_format, open_store
 from recgraft.registry.entities import AliasEvent, CheckpointRecord, FileProblem, VerifyReport
 from recgraft.registry.errors import (
     ConflictError,
@@ -41,6 +40,8 @@ from recgraft.registry.errors import (
     NotFoundError,
     RegistryError,
 )
+from recgraft.registry.files import Store, open_store
+from recgraft.registry.files.base import check_file_format
 from recgraft.registry.lineage import Lineage, build_lineage
 from recgraft.registry.models import (
     SqlAlias,
