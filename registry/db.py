@@ -5,7 +5,7 @@ timeout, foreign keys, ``BEGIN IMMEDIATE`` so that writers serialize, and a file
 creating a fresh database. PostgreSQL (driver psycopg, the ``postgres`` extra) gets
 transaction-level advisory locks instead: one around creating or upgrading the schema, and
 one per checkpoint name that writers take before allocating a version. Any other database
-relies on the unique constraints and the retries in :mod:`recgraft.registry.store`.
+relies on the unique constraints and the retries in :mod:`recgraft.registry.transactions`.
 """
 
 from __future__ import annotations
