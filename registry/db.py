@@ -10,11 +10,8 @@ relies on the unique constraints and the retries in :mod:`recgraft.registry.tran
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +32,6 @@ BUSY_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10
 READ_ONLY = "recgraft_read_only"
 POSTGRES_HINT = "pip install 'recgraft[postgres]'"
-# Set by the CLI's --store for the command it runs (see default_store).
-_DEFAULT_STORE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "recgraft_default_store", default=None
-)
 
 
 def default_home() -> Path:
@@ -61,24 +54,12 @@ def resolve_url(url: str | None = None, home: str | Path | None = None) -> str:
     return f"sqlite:///{(base / 'registry.db').resolve()}"
 
 
-@contextlib.contextmanager
-def default_store(location: str | None) -> Iterator[None]:
-    """For the block, :func:`resolve_store` answers ``location`` when not given a store
-    (the CLI's ``--store``); None changes nothing."""
-    token = _DEFAULT_STORE.set(location) if location else None
-    try:
-        yield
-    finally:
-        if token is not None:
-            _DEFAULT_STORE.reset(token)
-
-
 def resolve_store(store: str | Path | None = None, home: str | Path | None = None) -> str | Path:
-    """The checkpoint store, a folder or an fsspec URL: the argument, else the CLI's
-    ``--store``, else ``$RECGRAFT_CHECKPOINTS``, else ``home/checkpoints``."""
+    """The checkpoint store, a folder or an fsspec URL: the argument (the CLI's ``--store``),
+    else ``$RECGRAFT_CHECKPOINTS``, else ``home/checkpoints``."""
     if store is not None:
         return store
-    chosen = _DEFAULT_STORE.get() or os.environ.get("RECGRAFT_CHECKPOINTS")
+    chosen = os.environ.get("RECGRAFT_CHECKPOINTS")
     if chosen:
         return chosen
     base = Path(home).expanduser() if home is not None else default_home()
