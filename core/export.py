@@ -28,7 +28,7 @@ import torch
 from recgraft.data.domain import Domain
 from recgraft.errors import ConfigError, DataError
 from recgraft.recommender import Recommender, score_histories
-from recgraft.registry.checkpoints import check_output_path, write_file_atomically
+from recgraft.registry.files.base import check_output_path, write_file_atomically
 
 #: The largest difference between onnxruntime's and torch's scores that :func:`check_parity`
 #: accepts, relative to the largest score magnitude (float32 kernels differ in summation order).

@@ -17,7 +17,6 @@ store="s3://bucket/checkpoints")`` (extras ``postgres`` and ``storage``).
 from __future__ import annotations
 
 from recgraft.registry.checkpoint_format import CheckpointHeader, inspect_checkpoint
-from recgraft.registry.checkpoints import CheckpointStore, Store, open_store
 from recgraft.registry.entities import AliasEvent, CheckpointRecord, FileProblem, VerifyReport
 from recgraft.registry.errors import (
     BundleError,
@@ -32,6 +31,7 @@ from recgraft.registry.errors import (
     RegistryError,
     SchemaOutOfDateError,
 )
+from recgraft.registry.files import CheckpointStore, Store, open_store
 from recgraft.registry.lineage import Lineage, LineageEdge, LineageNode
 from recgraft.registry.references import Reference, parse_reference, validate_name
 from recgraft.registry.store import Registry

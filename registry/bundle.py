@@ -7,6 +7,9 @@ Layout::
                                           "file": "checkpoint/<sha256>.safetensors"}
     checkpoint/<sha256>.safetensors      the checkpoint's bytes
 
+Writing and reading bundles is this module's; the registry (:meth:`Registry.export_bundle`,
+:meth:`Registry.import_bundle`) finds the records and writes the imported one.
+
 Importing reads only those two members, the manifest first (nothing is extracted to disk by
 name; the checkpoint is streamed to a temporary file, cut off at its recorded size), checks
 the file's size, sha256 and checkpoint header against the record, registers it as the next version of its name in
@@ -25,14 +28,11 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from recgraft.registry.checkpoint_format import check_matches_record, read_checkpoint_header
-from recgraft.registry.checkpoints import check_output_path, write_file_atomically
 from recgraft.registry.entities import CheckpointRecord
 from recgraft.registry.errors import (
     BundleError,
@@ -40,13 +40,10 @@ from recgraft.registry.errors import (
     InvalidCheckpointError,
     InvalidReferenceError,
     OutputPathError,
-    RegistryError,
 )
-from recgraft.registry.models import SqlCheckpoint
-from recgraft.registry.references import format_reference, parse_reference, validate_name
-
-if TYPE_CHECKING:
-    from recgraft.registry.store import ParentLink, Registry
+from recgraft.registry.files.base import check_output_path, write_file_atomically
+from recgraft.registry.records import WRITTEN_FIELDS, Parent
+from recgraft.registry.references import parse_reference, validate_name
 
 FORMAT = "recgraft-bundle"
 FORMAT_VERSION = 1
@@ -65,31 +62,37 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def export_bundle(registry: Registry, ref: str, path: Path, force: bool = False) -> Path:
-    record = registry.resolve(ref)
+def bundle_path(path: Path, record: CheckpointRecord, force: bool = False) -> Path:
+    """Where the bundle of ``record`` goes: ``path``, or ``NAME-VERSION.tar`` in the folder
+    ``path``; :class:`BundleError` unless a file may be written there (checked before any work)."""
     path = path.expanduser()
     if path.is_dir():
         path = path / f"{record.name}-{record.version}.tar"
     try:
-        check_output_path(path, replace=force)  # before any work
+        check_output_path(path, replace=force)
     except OutputPathError as exc:
         raise BundleError(str(exc)) from None
-    data = registry.read_bytes(record)  # verified
-    lineage = registry.lineage(record.reference)
-    ancestors = []
-    for reference in lineage.ancestors:
-        node = lineage.node(reference)
-        if node.missing:
-            continue
-        ancestors.append(registry.get(reference, include_removed=True).model_dump(mode="json"))
+    return path
+
+
+def write_bundle(
+    path: Path,
+    record: CheckpointRecord,
+    ancestors: list[CheckpointRecord],
+    data: bytes,
+    force: bool = False,
+) -> Path:
+    """Write the bundle of ``record`` (its verified ``data``, its ancestry records) at ``path``
+    (from :func:`bundle_path`), whole or not at all."""
     member = f"checkpoint/{record.digest}.safetensors"
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "checkpoint": record.model_dump(mode="json"),
-        "ancestors": ancestors,
+        "ancestors": [a.model_dump(mode="json") for a in ancestors],
         "file": member,
     }
+
     def write(tmp: Path) -> None:
         with tarfile.open(tmp, mode="w") as tar:
             _add(tar, MANIFEST, json.dumps(manifest, indent=2).encode())
@@ -243,56 +246,20 @@ def _text(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def import_bundle(registry: Registry, path: Path) -> CheckpointRecord:
-    from recgraft.registry.store import ParentLink
+def imported_fields(record: CheckpointRecord) -> dict[str, Any]:
+    """The written fields of an imported ``record``: its own, and in ``extra`` where it came from."""
+    fields = {f: getattr(record, f) for f in WRITTEN_FIELDS}
+    fields["extra"] = {**record.extra, IMPORTED_FROM: {"reference": record.reference, "uri": record.uri}}
+    return fields
 
-    record, ancestors, data = read_bundle(path.expanduser())
+
+def imported_parents(record: CheckpointRecord, ancestors: list[CheckpointRecord]) -> list[Parent]:
+    """The parents of an imported ``record``: each linked to the checkpoint here with its name
+    and sha256 (from the bundle's ancestry records), else kept by its reference."""
     by_ref = {a.reference: a for a in ancestors}
-
-    existing = registry.list(name=record.name)
-    for candidate in existing:
-        if candidate.digest == record.digest:
-            return candidate  # already here: importing twice is a no-op
-
-    def links(session: Session) -> list[ParentLink]:
-        out = []
-        for reference, relation in record.parents:
-            parent = by_ref.get(reference)
-            row = None
-            if parent is not None:
-                row = session.scalars(
-                    select(SqlCheckpoint)
-                    .where(SqlCheckpoint.name == parent.name, SqlCheckpoint.digest == parent.digest)
-                    .order_by(SqlCheckpoint.removed_at.is_not(None), SqlCheckpoint.version.desc())
-                    .limit(1)
-                ).first()
-            if row is None:
-                out.append(ParentLink(None, reference, relation))
-            else:
-                out.append(ParentLink(row.id, format_reference(row.name, row.version), relation))
-        return out
-
-    extra = dict(record.extra)
-    extra[IMPORTED_FROM] = {"reference": record.reference, "uri": record.uri}
-    try:
-        return registry._register(
-            record.name,
-            data,
-            domain=record.domain,
-            encoder=record.encoder,
-            encoder_config=record.encoder_config,
-            strategy=record.strategy,
-            metrics=record.metrics,
-            dataset_fingerprint=record.dataset_fingerprint,
-            device=record.device,
-            precision=record.precision,
-            torch_version=record.torch_version,
-            recgraft_version=record.recgraft_version,
-            parent_links=links,
-            aliases=(),
-            tags=record.tags,
-            extra=extra,
-            created_at=record.created_at,
-        )
-    except RegistryError as exc:
-        raise type(exc)(f"{path}: {exc}") from None
+    parents = []
+    for reference, relation in record.parents:
+        parent = by_ref.get(reference)
+        same_file = (parent.name, parent.digest) if parent is not None else None
+        parents.append(Parent(reference, relation, resolve=False, same_file=same_file))
+    return parents

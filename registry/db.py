@@ -5,16 +5,13 @@ timeout, foreign keys, ``BEGIN IMMEDIATE`` so that writers serialize, and a file
 creating a fresh database. PostgreSQL (driver psycopg, the ``postgres`` extra) gets
 transaction-level advisory locks instead: one around creating or upgrading the schema, and
 one per checkpoint name that writers take before allocating a version. Any other database
-relies on the unique constraints and the retries in :mod:`recgraft.registry.store`.
+relies on the unique constraints and the retries in :mod:`recgraft.registry.transactions`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +19,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from recgraft.registry.checkpoints import file_lock
 from recgraft.registry.errors import NoRegistryError, RegistryError, SchemaOutOfDateError
+from recgraft.registry.files.base import file_lock
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The revisions this code knows, oldest first; the last is what it needs.
@@ -35,10 +32,6 @@ BUSY_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10
 READ_ONLY = "recgraft_read_only"
 POSTGRES_HINT = "pip install 'recgraft[postgres]'"
-# Set by the CLI's --store for the command it runs (see default_store).
-_DEFAULT_STORE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "recgraft_default_store", default=None
-)
 
 
 def default_home() -> Path:
@@ -61,24 +54,12 @@ def resolve_url(url: str | None = None, home: str | Path | None = None) -> str:
     return f"sqlite:///{(base / 'registry.db').resolve()}"
 
 
-@contextlib.contextmanager
-def default_store(location: str | None) -> Iterator[None]:
-    """For the block, :func:`resolve_store` answers ``location`` when not given a store
-    (the CLI's ``--store``); None changes nothing."""
-    token = _DEFAULT_STORE.set(location) if location else None
-    try:
-        yield
-    finally:
-        if token is not None:
-            _DEFAULT_STORE.reset(token)
-
-
 def resolve_store(store: str | Path | None = None, home: str | Path | None = None) -> str | Path:
-    """The checkpoint store, a folder or an fsspec URL: the argument, else the CLI's
-    ``--store``, else ``$RECGRAFT_CHECKPOINTS``, else ``home/checkpoints``."""
+    """The checkpoint store, a folder or an fsspec URL: the argument (the CLI's ``--store``),
+    else ``$RECGRAFT_CHECKPOINTS``, else ``home/checkpoints``."""
     if store is not None:
         return store
-    chosen = _DEFAULT_STORE.get() or os.environ.get("RECGRAFT_CHECKPOINTS")
+    chosen = os.environ.get("RECGRAFT_CHECKPOINTS")
     if chosen:
         return chosen
     base = Path(home).expanduser() if home is not None else default_home()

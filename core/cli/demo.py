@@ -16,7 +16,8 @@ from recgraft.cli.options import device_option, echo_json, json_option, registry
 @click.option("--encoder", "encoders", multiple=True, help="Encoders to run (default: transformer, lstm, gan).")
 @registry_option
 @json_option
-def demo(seed: int, device: str, encoders: tuple[str, ...], registry_url: str | None, as_json: bool) -> None:
+def demo(seed: int, device: str, encoders: tuple[str, ...], registry_url: str | None,
+         checkpoint_store: str | None, as_json: bool) -> None:
     """Pretrain each encoder on a synthetic source domain, transfer it with each strategy to a
     sparse target, and print NDCG@10 and HR@10 against scratch, with the lineage.
 
@@ -32,8 +33,8 @@ def demo(seed: int, device: str, encoders: tuple[str, ...], registry_url: str | 
     started = time.perf_counter()
     progress = Progress(enabled=True)
     with tempfile.TemporaryDirectory(prefix="recgraft-demo-") as home:
-        registry = (Registry.open(url=registry_url, writable=True) if registry_url
-                    else Registry.open(home=home, writable=True))
+        registry = (Registry.open(url=registry_url, store=checkpoint_store, writable=True) if registry_url
+                    else Registry.open(home=home, store=checkpoint_store, writable=True))
         where = registry_url or "a temporary registry"
         progress.log(f"recgraft demo: synthetic source and sparse target domains, checkpoints in {where}")
         report = run_demo(registry, encoders or tuple(ENCODERS), seed=seed, device=device, progress=progress)

@@ -27,7 +27,8 @@ from recgraft.cli.options import (
 @registry_option
 @json_option
 def evaluate(reference: str, data_path: Path, data_format: str | None, loader_options: dict[str, Any], domain_name: str | None,
-             device: str, seed: int, registry_url: str | None, as_json: bool) -> None:
+             device: str, seed: int, registry_url: str | None,
+        checkpoint_store: str | None, as_json: bool) -> None:
     """Evaluate checkpoint REF (pretrained or transferred) on the leave-one-out split of --data.
 
     Items are matched to the checkpoint's by token; test metrics are broken down by the
@@ -39,7 +40,7 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     from recgraft.recommender import load_registered
     from recgraft.registry import Registry
 
-    registry = Registry.open(url=registry_url, create=False)  # a read: never creates one
+    registry = Registry.open(url=registry_url, store=checkpoint_store, create=False)  # a read: never creates one
     record = registry.resolve(reference)
     domain = load_domain(data_path, format=data_format, **loader_options, name=domain_name)
     split = leave_one_out(domain)

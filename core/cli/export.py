@@ -33,7 +33,8 @@ from recgraft.cli.options import echo_json, json_option, loader_options, registr
 @json_option
 def export(reference: str, fmt: str, out: Path, check_data: Path | None, check_data_format: str | None,
            check_loader_options: dict[str, Any], check_users: int, no_check: bool, force: bool,
-           registry_url: str | None, as_json: bool) -> None:
+           registry_url: str | None,
+        checkpoint_store: str | None, as_json: bool) -> None:
     """Export checkpoint REF's scoring graph (history -> scores over the catalogue)."""
     import numpy as np
 
@@ -41,7 +42,7 @@ def export(reference: str, fmt: str, out: Path, check_data: Path | None, check_d
     from recgraft.recommender import load_registered
     from recgraft.registry import Registry
 
-    registry = Registry.open(url=registry_url, create=False)  # a read: never creates one
+    registry = Registry.open(url=registry_url, store=checkpoint_store, create=False)  # a read: never creates one
     record = registry.resolve(reference)
     model = load_registered(registry, record, "cpu")
     histories: list[list[int]] = []

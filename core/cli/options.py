@@ -112,25 +112,18 @@ def registry_option(func: F) -> F:
     """``--registry URL``: the registry's SQLAlchemy URL (default: SQLite in $RECGRAFT_HOME),
     and ``--store URL``: where its checkpoint files go (default: $RECGRAFT_HOME/checkpoints).
 
-    The command gets ``registry_url``; ``--store`` applies to every registry the command
-    opens without naming a store (through :func:`recgraft.registry.db.default_store`).
+    The command gets ``registry_url`` and ``checkpoint_store`` and passes them to every
+    registry it opens (``Registry.open(url=registry_url, store=checkpoint_store)``).
     """
-
-    @functools.wraps(func)
-    def with_store(*args: Any, checkpoint_store: str | None = None, **kwargs: Any) -> Any:
-        from recgraft.registry.db import default_store
-
-        with default_store(checkpoint_store):
-            return func(*args, **kwargs)
-
-    with_store = click.option(
+    with_store: F = click.option(
         "--store",
         "checkpoint_store",
         default=None,
+        callback=lambda ctx, param, value: value or None,  # --store "": the default store
         metavar="URL",
         help="Checkpoint store: a folder or an fsspec URL such as s3://bucket/prefix "
         "(default: $RECGRAFT_HOME/checkpoints; env RECGRAFT_CHECKPOINTS).",
-    )(with_store)
+    )(func)
     return click.option(
         "--registry",
         "registry_url",
@@ -139,7 +132,7 @@ def registry_option(func: F) -> F:
         metavar="URL",
         help="Registry database URL, e.g. postgresql://user:password@host/db (default: sqlite "
         "in $RECGRAFT_HOME; env RECGRAFT_REGISTRY_URL).",
-    )(with_store)  # type: ignore[return-value]
+    )(with_store)
 
 
 def echo_json(payload: Any, indent: int | None = 2) -> None:

@@ -84,7 +84,8 @@ def pretrain(
     data_path: Path, encoder_name: str | None, data_format: str | None, loader_options: dict[str, Any],
     domain_name: str | None,
     name: str | None, epochs: int | None, device: str, seed: int, config_file: Path | None,
-    overrides: tuple[str, ...], resume: bool, from_reference: str | None, registry_url: str | None, as_json: bool,
+    overrides: tuple[str, ...], resume: bool, from_reference: str | None, registry_url: str | None,
+    checkpoint_store: str | None, as_json: bool,
 ) -> None:
     """Pretrain an encoder with its own objective, evaluate it, and register the checkpoint."""
     from recgraft import distributed
@@ -120,7 +121,7 @@ def pretrain(
 
     with distributed.session(device):
         main = distributed.is_main_process()
-        registry = distributed.on_main(lambda: Registry.open(url=registry_url, writable=True))  # fail before training
+        registry = distributed.on_main(lambda: Registry.open(url=registry_url, store=checkpoint_store, writable=True))  # fail before training
         started = time.perf_counter()
         domain = load_domain(data_path, format=data_format, name=domain_name, **loader_options)
         encoder: str | Encoder = encoder_name

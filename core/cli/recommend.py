@@ -36,7 +36,8 @@ from recgraft.cli.options import (
 @registry_option
 @json_option
 def recommend(reference: str, data_path: Path | None, user: str | None, history: tuple[str, ...], k: int,
-              data_format: str | None, loader_options: dict[str, Any], device: str, seed: int, registry_url: str | None, as_json: bool) -> None:
+              data_format: str | None, loader_options: dict[str, Any], device: str, seed: int, registry_url: str | None,
+        checkpoint_store: str | None, as_json: bool) -> None:
     """Recommend the top -k items of checkpoint REF for --user (with --data) or for --history."""
     from recgraft.errors import ConfigError, DataError
 
@@ -49,7 +50,7 @@ def recommend(reference: str, data_path: Path | None, user: str | None, history:
     from recgraft.recommender import load_registered
     from recgraft.registry import Registry
 
-    registry = Registry.open(url=registry_url, create=False)  # a read: never creates one
+    registry = Registry.open(url=registry_url, store=checkpoint_store, create=False)  # a read: never creates one
     record = registry.resolve(reference)
     seed_everything(seed)
     model = load_registered(registry, record, resolve_device(device))

@@ -23,7 +23,11 @@ if TYPE_CHECKING:
 
 
 def _open(
-    registry_url: str | None, upgrade: bool = False, create: bool = False, empty_if_missing: bool = True
+    registry_url: str | None,
+    checkpoint_store: str | None,
+    upgrade: bool = False,
+    create: bool = False,
+    empty_if_missing: bool = True,
 ) -> Registry:
     """The registry; only ``import`` (``create``) and ``upgrade`` may create a database.
 
@@ -33,11 +37,14 @@ def _open(
     from recgraft.registry import NoRegistryError, Registry
 
     try:
-        return Registry.open(url=registry_url, upgrade=upgrade, create=create)
+        return Registry.open(
+            url=registry_url, store=checkpoint_store, upgrade=upgrade, create=create
+        )
     except NoRegistryError:
         if create or upgrade or not empty_if_missing:
             raise
-        return Registry.open(url="sqlite://")  # empty, in memory; the store is still the one given
+        # Empty, in memory; the store is still the one given.
+        return Registry.open(url="sqlite://", store=checkpoint_store)
 
 
 def _record_json(record: CheckpointRecord) -> dict[str, Any]:
@@ -87,10 +94,11 @@ def list_checkpoints(
     tag: str | None,
     limit: int | None,
     registry_url: str | None,
+    checkpoint_store: str | None,
     as_json: bool,
 ) -> None:
     """Live checkpoints, newest first."""
-    with _open(registry_url) as reg:
+    with _open(registry_url, checkpoint_store) as reg:
         records = reg.list_dicts(
             name=name, domain=domain, encoder=encoder, strategy=strategy, tag=tag, limit=limit
         )
@@ -122,9 +130,9 @@ def list_checkpoints(
 @click.argument("ref")
 @registry_option
 @json_option
-def show(ref: str, registry_url: str | None, as_json: bool) -> None:
+def show(ref: str, registry_url: str | None, checkpoint_store: str | None, as_json: bool) -> None:
     """One checkpoint's record (REF: NAME, NAME@VERSION or NAME@ALIAS)."""
-    with _open(registry_url) as reg:
+    with _open(registry_url, checkpoint_store) as reg:
         record = reg.resolve(ref)
     data = _record_json(record)
     if as_json:
@@ -151,9 +159,11 @@ def show(ref: str, registry_url: str | None, as_json: bool) -> None:
 )
 @registry_option
 @json_option
-def lineage(ref: str, fmt: str, registry_url: str | None, as_json: bool) -> None:
+def lineage(
+    ref: str, fmt: str, registry_url: str | None, checkpoint_store: str | None, as_json: bool
+) -> None:
     """Ancestors and descendants of REF, with relations, across domains."""
-    with _open(registry_url) as reg:
+    with _open(registry_url, checkpoint_store) as reg:
         graph = reg.lineage(ref)
     if as_json or fmt == "json":
         echo_json(graph.to_json())
@@ -165,10 +175,12 @@ def lineage(ref: str, fmt: str, registry_url: str | None, as_json: bool) -> None
 @click.option("--clean", is_flag=True, help="Delete orphan files (files no record points to).")
 @registry_option
 @json_option
-def verify(clean: bool, registry_url: str | None, as_json: bool) -> None:
+def verify(
+    clean: bool, registry_url: str | None, checkpoint_store: str | None, as_json: bool
+) -> None:
     """Check every checkpoint file's size and sha256; find orphan files."""
     # --clean on a missing database would take every file in the store for an orphan.
-    with _open(registry_url, empty_if_missing=not clean) as reg:
+    with _open(registry_url, checkpoint_store, empty_if_missing=not clean) as reg:
         report = reg.verify(clean=clean)
     if as_json:
         payload = report.model_dump(mode="json")
@@ -195,9 +207,11 @@ def verify(clean: bool, registry_url: str | None, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Remove even if other checkpoints descend from it.")
 @registry_option
 @json_option
-def remove(ref: str, force: bool, registry_url: str | None, as_json: bool) -> None:
+def remove(
+    ref: str, force: bool, registry_url: str | None, checkpoint_store: str | None, as_json: bool
+) -> None:
     """Remove a checkpoint (its lineage stays readable)."""
-    with _open(registry_url) as reg:
+    with _open(registry_url, checkpoint_store) as reg:
         record = reg.remove(ref, force=force)
     if as_json:
         echo_json({"removed": _record_json(record)})
@@ -210,9 +224,11 @@ def remove(ref: str, force: bool, registry_url: str | None, as_json: bool) -> No
 @click.argument("alias")
 @registry_option
 @json_option
-def tag(ref: str, alias: str, registry_url: str | None, as_json: bool) -> None:
+def tag(
+    ref: str, alias: str, registry_url: str | None, checkpoint_store: str | None, as_json: bool
+) -> None:
     """Point NAME@ALIAS at REF (moving it if it pointed elsewhere; the move is recorded)."""
-    with _open(registry_url) as reg:
+    with _open(registry_url, checkpoint_store) as reg:
         record = reg.tag(ref, alias)
         history = reg.alias_history(record.name, alias)
     previous = history[-1].from_version if history else None
@@ -235,9 +251,16 @@ def tag(ref: str, alias: str, registry_url: str | None, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace PATH if it is an existing regular file.")
 @registry_option
 @json_option
-def export(ref: str, path: Path, force: bool, registry_url: str | None, as_json: bool) -> None:
+def export(
+    ref: str,
+    path: Path,
+    force: bool,
+    registry_url: str | None,
+    checkpoint_store: str | None,
+    as_json: bool,
+) -> None:
     """Write REF's file, record and ancestry into one bundle file (.tar)."""
-    with _open(registry_url) as reg:
+    with _open(registry_url, checkpoint_store) as reg:
         record = reg.resolve(ref)
         written = reg.export_bundle(record.reference, path, force=force)
     if as_json:
@@ -250,9 +273,11 @@ def export(ref: str, path: Path, force: bool, registry_url: str | None, as_json:
 @click.argument("path", type=click.Path(path_type=Path))
 @registry_option
 @json_option
-def import_(path: Path, registry_url: str | None, as_json: bool) -> None:
+def import_(
+    path: Path, registry_url: str | None, checkpoint_store: str | None, as_json: bool
+) -> None:
     """Register the checkpoint in a bundle (digest checked, parents re-linked if present)."""
-    with _open(registry_url, create=True) as reg:
+    with _open(registry_url, checkpoint_store, create=True) as reg:
         record = reg.import_bundle(path)
     if as_json:
         echo_json({"imported": _record_json(record)})
@@ -263,11 +288,11 @@ def import_(path: Path, registry_url: str | None, as_json: bool) -> None:
 @registry.command("upgrade")
 @registry_option
 @json_option
-def upgrade(registry_url: str | None, as_json: bool) -> None:
+def upgrade(registry_url: str | None, checkpoint_store: str | None, as_json: bool) -> None:
     """Bring the registry's database schema up to date (Alembic migrations)."""
     from recgraft.registry.db import describe_url
 
-    with _open(registry_url, upgrade=True) as reg:
+    with _open(registry_url, checkpoint_store, upgrade=True) as reg:
         revision = reg.schema_revision()
     if as_json:
         echo_json({"revision": revision, "url": describe_url(reg.url)})

@@ -30,7 +30,8 @@ from recgraft.cli.options import device_option, registry_option
 @device_option
 @registry_option
 def serve(reference: str, host: str, port: int, allow_remote: bool, max_batch: int, max_wait_ms: float,
-          poll_seconds: float, max_history: int, max_k: int, device: str, registry_url: str | None) -> None:
+          poll_seconds: float, max_history: int, max_k: int, device: str, registry_url: str | None,
+          checkpoint_store: str | None) -> None:
     """Serve checkpoint REF over HTTP: POST /recommend, GET /health, GET /model."""
     from recgraft.errors import ConfigError
     from recgraft.serve import ServeSettings
@@ -42,7 +43,8 @@ def serve(reference: str, host: str, port: int, allow_remote: bool, max_batch: i
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
-    run_service(reference, host, port, allow_remote=allow_remote, registry_url=registry_url, settings=settings)
+    run_service(reference, host, port, allow_remote=allow_remote, registry_url=registry_url,
+                store=checkpoint_store, settings=settings)
 
 
 commands = [serve]

@@ -61,7 +61,8 @@ def transfer(
     extractor_name: str | None, align_on: str | None, source_data: Path | None, train_fraction: float,
     data_format: str | None, loader_options: dict[str, Any], source_data_format: str | None,
     source_loader_options: dict[str, Any], domain_name: str | None, name: str | None, epochs: int | None, device: str,
-    seed: int, overrides: tuple[str, ...], no_baseline: bool, registry_url: str | None, as_json: bool,
+    seed: int, overrides: tuple[str, ...], no_baseline: bool, registry_url: str | None,
+    checkpoint_store: str | None, as_json: bool,
 ) -> None:
     """Transfer a pretrained checkpoint to a target domain, train it, and register the result."""
     from recgraft import distributed
@@ -101,7 +102,7 @@ def transfer(
 
     with distributed.session(device):
         main = distributed.is_main_process()
-        registry = distributed.on_main(lambda: Registry.open(url=registry_url, writable=True))  # fail before training
+        registry = distributed.on_main(lambda: Registry.open(url=registry_url, store=checkpoint_store, writable=True))  # fail before training
 
         source_reference, checkpoint = read_checkpoint(registry, reference)
         progress = Progress(enabled=main)  # on stderr, so --json output stays clean

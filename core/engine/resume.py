@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 import torch
 
 from recgraft.errors import ResumeStateError, RunInUseError
-from recgraft.registry.checkpoints import write_file_atomically
+from recgraft.registry.files.base import write_file_atomically
 
 MAGIC = b"recgraft-resume-v1 "
 

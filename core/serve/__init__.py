@@ -58,6 +58,7 @@ def serve(
     *,
     allow_remote: bool = False,
     registry_url: str | None = None,
+    store: str | None = None,
     settings: ServeSettings | None = None,
 ) -> None:
     """Serve ``reference`` (name, name@version or name@alias) until interrupted.
@@ -75,7 +76,7 @@ def serve(
     chosen = settings or ServeSettings()
     sock = bind(host, port, allow_remote)
     try:
-        registry = Registry.open(url=registry_url, create=False)  # serving only reads
+        registry = Registry.open(url=registry_url, store=store, create=False)  # serving only reads
         holder = ModelHolder(registry, reference, chosen)
         bound_host, bound_port = sock.getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from recgraft.cli import build_cli
 from recgraft.registry import Registry
-from recgraft.registry.checkpoints import uri_to_path
+from recgraft.registry.files.base import uri_to_path
 
 from ..conftest import fake_checkpoint
 

@@ -173,7 +173,7 @@ def _write_bundle(path: Path, manifest: Any, members: dict[str, bytes], mode: st
 
 def _with_file(manifest: dict[str, Any], data: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The manifest re-pointed at ``data`` (digest and size matching), and its members."""
-    from recgraft.registry.checkpoints import sha256_hex
+    from recgraft.registry.files.base import sha256_hex
 
     digest = sha256_hex(data)
     member = f"checkpoint/{digest}.safetensors"

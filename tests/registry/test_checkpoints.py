@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from recgraft.registry import CheckpointIntegrityError, CheckpointStore, Registry
-from recgraft.registry.checkpoints import sha256_hex, uri_to_path
+from recgraft.registry.files.base import sha256_hex, uri_to_path
 
 
 def test_put_is_content_addressed(tmp_path: Path) -> None:

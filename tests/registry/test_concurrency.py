@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from recgraft.registry import Registry
-from recgraft.registry.checkpoints import uri_to_path
+from recgraft.registry.files.base import uri_to_path
 
 # Builds a small valid checkpoint in the worker processes (as tests/conftest.py's fake_checkpoint).
 CHECKPOINT = textwrap.dedent(

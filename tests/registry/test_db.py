@@ -56,9 +56,7 @@ def test_store_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert registry_db.resolve_store(None, tmp_path) == tmp_path / "checkpoints"
     monkeypatch.setenv("RECGRAFT_CHECKPOINTS", "memory://from-env")
     assert registry_db.resolve_store(None, tmp_path) == "memory://from-env"
-    with registry_db.default_store("memory://from-cli"):
-        assert registry_db.resolve_store(None, tmp_path) == "memory://from-cli"
-        assert registry_db.resolve_store("s3://given/x", tmp_path) == "s3://given/x"
+    assert registry_db.resolve_store("s3://given/x", tmp_path) == "s3://given/x"  # --store
     assert registry_db.resolve_store(None, tmp_path) == "memory://from-env"
 
 

@@ -21,8 +21,8 @@ KILL_AT = Path(__file__).parents[1] / "kill_at.py"
 KILLED = 86
 
 # Steps of the write paths, as the runner names them.
-PUT = "recgraft.registry.checkpoints:CheckpointStore.put"
-DELETE = "recgraft.registry.checkpoints:CheckpointStore.delete"
+PUT = "recgraft.registry.files.local:CheckpointStore.put"
+DELETE = "recgraft.registry.files.local:CheckpointStore.delete"
 REPLACE = "os:replace"
 FSYNC = "os:fsync"
 FLUSH = "sqlalchemy.orm:Session.flush"

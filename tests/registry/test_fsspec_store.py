@@ -19,11 +19,11 @@ from recgraft.registry import (
     NotFoundError,
     Registry,
     RegistryError,
-    fsspec_store,
     open_store,
 )
-from recgraft.registry.checkpoints import sha256_hex
-from recgraft.registry.fsspec_store import FsspecCheckpointStore
+from recgraft.registry.files import fsspec as fsspec_store
+from recgraft.registry.files.base import sha256_hex
+from recgraft.registry.files.fsspec import FsspecCheckpointStore
 
 pytest.importorskip("fsspec", reason="fsspec is not installed: pip install 'recgraft[storage]'")
 

@@ -17,7 +17,7 @@ from recgraft.registry import (
     Registry,
     RegistryError,
 )
-from recgraft.registry.checkpoints import uri_to_path
+from recgraft.registry.files.base import uri_to_path
 
 
 def test_register_returns_a_full_record(registry: Registry, checkpoint_bytes: Any) -> None:

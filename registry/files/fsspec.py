@@ -22,9 +22,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any
 
-from recgraft.registry.checkpoints import (
+from recgraft.registry.errors import RegistryError
+from recgraft.registry.files.base import (
     FILE_RE,
     STALE_TEMP_SECONDS,
     SUFFIX,
@@ -33,40 +34,13 @@ from recgraft.registry.checkpoints import (
     sha256_hex,
     url_scheme,
 )
-from recgraft.registry.errors import RegistryError
+from recgraft.registry.files.remote import STORAGE_HINT, filesystem
 
-STORAGE_HINT = "pip install 'recgraft[storage]'"
+__all__ = ["OBJECT_STORES", "ORPHAN_GRACE_SECONDS", "STORAGE_HINT", "FsspecCheckpointStore"]
+
 ORPHAN_GRACE_SECONDS = 3600.0
 # Filesystems whose writes publish an object only when complete (and whose "move" is a copy).
 OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "oci"})
-
-
-def _filesystem(url: str) -> tuple[Any, str]:
-    """``(fsspec filesystem, path)`` of ``url``; bad URLs raise :class:`RegistryError`."""
-    if "::" in url:
-        raise RegistryError(f"chained fsspec URLs are not supported for checkpoints: {url!r}")
-    try:
-        from fsspec.core import url_to_fs
-    except ImportError:
-        raise RegistryError(
-            f"the checkpoint location {url!r} needs fsspec: {STORAGE_HINT}"
-        ) from None
-    try:
-        return url_to_fs(url)
-    except ImportError as exc:  # the protocol's own package, e.g. "Install s3fs to access S3"
-        raise RegistryError(f"cannot use the checkpoint location {url!r}: {exc}") from None
-    except ValueError as exc:  # "Protocol not known: ..."
-        raise RegistryError(f"cannot use the checkpoint location {url!r}: {exc}") from None
-
-
-@contextlib.contextmanager
-def open_fsspec_uri(uri: str) -> Iterator[tuple[BinaryIO, int]]:
-    """``(binary file, size)`` at ``uri`` (see :func:`recgraft.registry.checkpoints.open_uri`)."""
-    fs, path = _filesystem(uri)
-    fs.invalidate_cache(path)
-    size = int(fs.size(path))
-    with fs.open(path, "rb") as handle:
-        yield handle, size
 
 
 def _age_seconds(fs: Any, path: str, now: float) -> float | None:
@@ -86,7 +60,7 @@ class FsspecCheckpointStore(Store):
     """Checkpoint files under an fsspec URL, named by their sha256."""
 
     def __init__(self, url: str) -> None:
-        self.fs, root = _filesystem(url)
+        self.fs, root = filesystem(url)
         self.scheme = url_scheme(url) or "file"
         self.root = root.rstrip("/")
         self.location = f"{self.scheme}://{self.root}"
