@@ -387,7 +387,8 @@ class TransferResult:
         parents = [(t.source.reference, t.strategy_name)] if t.source.reference else []
         parents += [(other["reference"], t.strategy_name) for other in self.pretrained.values() if not other["fresh"]]
         return registry.register(
-            name or f"{self.domain.name}-{t.source.encoder_name}-{t.strategy_name}",
+            name or default_name(self.domain.name, t.source.encoder_name, t.strategy_name, t.extractor_name,
+                                 t.head_name),
             self.to_bytes(),
             domain=self.domain.name,
             encoder=t.source.encoder_name,
@@ -408,6 +409,18 @@ class TransferResult:
                 **dict(extra or {}),
             },
         )
+
+
+def default_name(domain: str, encoder: str, strategy: str, extractor: str, head: str) -> str:
+    """A transfer's default checkpoint name: ``DOMAIN-ENCODER-STRATEGY``, then the extractor and
+    the head when they are not the built-in defaults (``global``, ``dot``), so that transfers with
+    other heads or extractors get names of their own and the defaults' names stay as they were."""
+    from recgraft.settings import Defaults
+
+    builtin = Defaults()
+    parts = [domain, encoder, strategy]
+    parts += [name for name, default in ((extractor, builtin.extractor), (head, builtin.head)) if name != default]
+    return "-".join(parts)
 
 
 def _finite(value: Any) -> Any:

@@ -8,7 +8,7 @@ import torch
 from recgraft.checkpoint import CheckpointFormatError, from_bytes, read_metadata
 from recgraft.plugin_manager import catalog
 from recgraft.recommender import load_recommender
-from recgraft.transfer import Transfer, model_from_contents
+from recgraft.transfer import Transfer, default_name, model_from_contents
 
 from .conftest import FAST
 
@@ -127,3 +127,18 @@ def test_a_diverged_transfer_stops_with_a_clear_error(pretrained, target_split) 
     transfer = Transfer.from_pretrained(pretrained, strategy="finetune")
     with pytest.raises(TrainingDivergedError, match=r"training diverged at epoch \d+ \(loss (nan|inf)\); lower"):
         transfer.fit(target_split, {**FAST, "epochs": 4, "learning_rate": 1e30}, device="cpu")
+
+
+def test_transfers_with_other_heads_get_default_names_of_their_own(registry, source_ref, target_split) -> None:
+    names = []
+    for head in ("dot", "mlp"):
+        result = Transfer.from_checkpoint(registry, "src", strategy="direct", head=head).fit(
+            target_split, {**FAST, "epochs": 1}, device="cpu")
+        names.append(result.register(registry).reference)
+    assert names == ["target-transformer-direct@1", "target-transformer-direct-mlp@1"]
+
+
+def test_default_name_adds_the_extractor_and_head_only_when_they_are_not_the_defaults() -> None:
+    assert default_name("t", "lstm", "finetune", "global", "dot") == "t-lstm-finetune"
+    assert default_name("t", "lstm", "finetune", "local", "dot") == "t-lstm-finetune-local"
+    assert default_name("t", "lstm", "finetune", "concat", "sigmoid") == "t-lstm-finetune-concat-sigmoid"
