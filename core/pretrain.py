@@ -26,6 +26,7 @@ from recgraft.evaluation import evaluate
 from recgraft.memory import check_memory
 from recgraft.plugin_manager import catalog
 from recgraft.progress import Progress
+from recgraft.provenance import component_spec
 from recgraft.training import TrainConfig, TrainResult, fit
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class PretrainedEncoder:
     def to_bytes(self) -> bytes:
         """The checkpoint: encoder weights, its config, the item vocabulary, provenance."""
         metadata = {
-            "components": {"encoder": {"name": self.encoder_name, "config": self.encoder.config.model_dump()}},
+            "components": {"encoder": component_spec("encoder", self.encoder_name, self.encoder.config.model_dump())},
             "domain": self.domain.name,
             "train": self.train_config.model_dump(),
             "item_features": text_columns(self.domain.item_features),

@@ -61,6 +61,7 @@ from recgraft.head import Head
 from recgraft.memory import check_memory
 from recgraft.plugin_manager import catalog, load_plugins
 from recgraft.progress import Progress
+from recgraft.provenance import component_spec
 from recgraft.recommender import binary_evaluation, recommend_items
 from recgraft.registry.errors import RegistryError
 from recgraft.strategy import PretrainedLoader, TransferContext, TransferStrategy
@@ -269,7 +270,7 @@ class Transfer:
                 encoder = other.encoder
                 encoder.resize_items(target.num_items, torch.from_numpy(alignment.source_rows))
             record[reference] = {"reference": resolved, "fresh": fresh, "alignment": alignment.report(),
-                                 "encoder": {"name": other.encoder_name, "config": encoder.config.model_dump()}}
+                                 "encoder": component_spec("encoder", other.encoder_name, encoder.config.model_dump())}
             return encoder
 
         return load
@@ -360,10 +361,10 @@ class TransferResult:
         metadata = {
             "kind": KIND,
             "components": {
-                "encoder": {"name": t.source.encoder_name, "config": self.model.encoder.config.model_dump()},
-                "extractor": {"name": t.extractor_name, "config": t.extractor.describe()},
-                "head": {"name": t.head_name, "config": self.model.head.config.model_dump()},
-                "strategy": {"name": t.strategy_name, "config": self.strategy_config},
+                "encoder": component_spec("encoder", t.source.encoder_name, self.model.encoder.config.model_dump()),
+                "extractor": component_spec("extractor", t.extractor_name, t.extractor.describe()),
+                "head": component_spec("head", t.head_name, self.model.head.config.model_dump()),
+                "strategy": component_spec("strategy", t.strategy_name, self.strategy_config),
                 **({"pretrained": self.pretrained} if self.pretrained else {}),
             },
             "domain": self.domain.name,
