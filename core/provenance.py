@@ -95,9 +95,10 @@ def _missing(kind: str, name: str, spec: Mapping[str, Any]) -> MissingPluginErro
                                       f"RECGRAFT_LOAD_PLUGINS (add it there)")
         if info.status != "ok":
             return MissingPluginError(f"{head}, installed but its plugin {info.name} did not load: {info.error}")
-        if info.version and info.version != spec.get("version"):
+        if info.version and spec.get("version") and info.version != spec.get("version"):
             return MissingPluginError(f"{head}; {info.version} is installed and does not provide it "
                                       f"(pip install {info.distribution}=={spec.get('version')})")
+        return MissingPluginError(f"{head}, installed but its plugin {info.name} does not register it")
     return MissingPluginError(f"{head} ({_install_hint(spec)})")
 
 

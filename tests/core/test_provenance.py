@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -114,4 +116,35 @@ def test_a_clashing_component_says_which_plugin_the_checkpoint_needs(checkpoint_
         "checkpoint: head 'toy' is registered by both toy_plugin and duplicate_toy; this checkpoint needs it "
         "from plugin duplicate_toy (the local plugin duplicate_toy): disable the other in plugins.toml "
         '([plugins] disable = ["toy_plugin"])'
+    )
+
+
+def test_a_component_now_from_another_distribution_logs_a_warning_and_loads(trained_bytes, caplog) -> None:
+    data = edited(trained_bytes, recording("encoder", plugin="lstms", distribution="recgraft-lstm", version="1.0"))
+    with caplog.at_level(logging.WARNING, logger="recgraft"):
+        build_encoder(from_bytes(data))
+    assert ("encoder 'lstm': this checkpoint was written with it from the distribution recgraft-lstm 1.0, "
+            f"it now comes from the distribution recgraft {__version__}") in caplog.text
+
+
+@pytest.fixture(scope="module")
+def toy_site(tmp_path_factory) -> Path:
+    """The toy plugin distribution (recgraft-toy 0.3.1, strategy toy-strategy), really installed into a folder."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(FIXTURES / "toy_dist")], check=True, capture_output=True)
+    return target
+
+
+def test_a_component_another_installed_version_lacks_names_the_version_to_install(
+    toy_site, checkpoint_bytes, monkeypatch
+) -> None:
+    monkeypatch.syspath_prepend(str(toy_site))
+    data = edited(checkpoint_bytes(strategy="finetune"),
+                  recording("strategy", name="toy-old", plugin="toy_dist", distribution="recgraft-toy", version="0.2.0"))
+    with pytest.raises(MissingPluginError) as caught:
+        load_recommender(data)
+    assert str(caught.value) == (
+        "checkpoint: unknown strategy 'toy-old': this checkpoint needs it from the distribution recgraft-toy 0.2.0; "
+        "0.3.1 is installed and does not provide it (pip install recgraft-toy==0.2.0)"
     )
