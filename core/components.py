@@ -229,12 +229,21 @@ class ComponentCatalog:
             listing = ", ".join(known) if known else "none"
             raise UnknownComponentError(f"unknown {kind} '{name}' (known: {listing}){hint}")
         if found.conflicts:
-            plugins = " and ".join(_described(e) for e in self.rivals(kind, name))
-            raise DuplicateComponentError(
-                f"{kind} '{name}' is registered by both {plugins}; disable one in plugins.toml "
-                f'([plugins] disable = ["{found.conflicts[0]}"])'
-            )
+            raise DuplicateComponentError(self.clash(kind, name))
         return found
+
+    def clash(self, kind: str, name: str) -> str:
+        """What is wrong when two plugins register ``kind`` and ``name``, and the fix: the plugins
+        (with their distributions) and the one to disable in plugins.toml."""
+        rivals = self.rivals(kind, name)
+        plugins = " and ".join(_described(e) for e in rivals)
+        return (f"{kind} '{name}' is registered by both {plugins}; disable one in plugins.toml "
+                f'([plugins] disable = ["{rivals[0].conflicts[0]}"])')
+
+    def clashes(self) -> list[str]:
+        """:meth:`clash` for every kind and name two plugins register, sorted by kind and name."""
+        taken = [(e.kind, e.name) for e in self.entries() if e.conflicts]
+        return [self.clash(kind, name) for kind, name in dict.fromkeys(taken)]
 
     def name_of(self, kind: str, component: object) -> str:
         """The name ``component``'s class is registered under (its class name when it is not),

@@ -15,6 +15,11 @@ class UnknownComponentError(RecgraftError, LookupError):
     """No component of that kind is registered under that name."""
 
 
+class MissingPluginError(UnknownComponentError):
+    """A checkpoint needs a component no loaded plugin provides; the message names the plugin
+    distribution (and version) it was written with, and how to install it."""
+
+
 class DuplicateComponentError(RecgraftError):
     """Two plugins registered a component of the same kind under the same name."""
 

@@ -64,6 +64,8 @@ class PluginInfo:
     error: str | None = None
     components: list[tuple[str, str]] = field(default_factory=list)
     distribution: str | None = None
+    #: A local plugin's module or file (plugins.toml), for messages.
+    location: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -161,9 +163,9 @@ def _candidates(settings: Settings) -> list[tuple[PluginInfo, Any]]:
         )
         found.append((info, ep.load))
     for module in settings.plugins.modules:
-        found.append((PluginInfo(module, "local", None), lambda m=module: importlib.import_module(m)))
+        found.append((PluginInfo(module, "local", None, location=module), lambda m=module: importlib.import_module(m)))
     for path in settings.plugins.paths:
-        found.append((PluginInfo(path.stem, "local", None), lambda p=path: _import_path(p)))
+        found.append((PluginInfo(path.stem, "local", None, location=str(path)), lambda p=path: _import_path(p)))
     return found
 
 
@@ -183,6 +185,22 @@ def _registered_components(manager: pluggy.PluginManager, info: PluginInfo) -> l
 
         _only(manager, HOOK_FOR_KIND[kind], plugin)(register=register)
     return entries
+
+
+def _origin(info: PluginInfo) -> str:
+    """Where a plugin comes from, as messages say it: its distribution and version, or its source."""
+    if info.distribution:
+        return f"{info.distribution} {info.version}" if info.version else info.distribution
+    if info.location:
+        return info.location
+    return "recgraft" if info.source == "builtin" else f"an {info.source}"
+
+
+def _name_taken(info: PluginInfo, infos: list[PluginInfo]) -> str:
+    """Why a plugin whose name an earlier one took is not loaded: both, and the fix."""
+    first = next(p for p in infos if p.name == info.name and p is not info)
+    return (f"a plugin named {info.name} is already loaded (from {_origin(first)}), so this one (from "
+            f"{_origin(info)}) is not: rename one (its entry point or module) or uninstall one")
 
 
 def _load(settings: Settings) -> PluginSystem:
@@ -205,7 +223,7 @@ def _load(settings: Settings) -> PluginSystem:
             info.status = "not allowed"
             continue
         if manager.has_plugin(info.name):
-            info.status, info.error = "error", f"a plugin named {info.name} is already loaded"
+            info.status, info.error = "error", _name_taken(info, infos)
             continue
         try:
             manager.register(loader(), name=info.name)

@@ -36,6 +36,7 @@ from recgraft.engine.progress import Progress
 from recgraft.errors import ConfigError
 from recgraft.objective import PretrainingObjective
 from recgraft.plugin_manager import catalog
+from recgraft.provenance import component_spec
 
 if TYPE_CHECKING:
     from recgraft.registry import CheckpointRecord, Registry
@@ -64,7 +65,7 @@ class PretrainedEncoder:
     def to_bytes(self) -> bytes:
         """The checkpoint: encoder weights, its config, the item vocabulary, provenance."""
         metadata = {
-            "components": {"encoder": {"name": self.encoder_name, "config": self.encoder.config.model_dump()}},
+            "components": {"encoder": component_spec("encoder", self.encoder_name, self.encoder.config.model_dump())},
             "domain": self.domain.name,
             "train": self.train_config.model_dump(),
             "item_features": text_columns(self.domain.item_features),

@@ -36,10 +36,10 @@ class Defaults(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    encoder: str = "transformer"
-    extractor: str = "global"
-    strategy: str = "finetune"
-    head: str = "dot"
+    encoder: str = Field(default="transformer", description="the encoder recgraft pretrain uses without --encoder")
+    extractor: str = Field(default="global", description="the extractor a transfer uses when none is named")
+    strategy: str = Field(default="finetune", description="the strategy a transfer uses when none is named")
+    head: str = Field(default="dot", description="the head a transfer uses when none is named")
 
 
 class Settings(BaseModel):

@@ -18,7 +18,8 @@ PACKAGES = {"core": "recgraft", "plugins": "recgraft.plugins", "registry": "recg
 LAYERS: dict[str, int] = {
     # 0: foundation: errors, settings, the component catalogue, data, the registry
     "recgraft": 0, "recgraft.errors": 0, "recgraft.components": 0, "recgraft.hookspecs": 0,
-    "recgraft.settings": 0, "recgraft.plugin_manager": 0, "recgraft.data": 0, "recgraft.registry": 0,
+    "recgraft.settings": 0, "recgraft.plugin_manager": 0, "recgraft.provenance": 0, "recgraft.data": 0,
+    "recgraft.registry": 0,
     # 1: the training engine
     "recgraft.engine": 1, "recgraft.distributed": 1,
     # 2: the plugin contracts (base classes), and the two modules kept for older plugins

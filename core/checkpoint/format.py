@@ -25,6 +25,7 @@ from safetensors.torch import save as save_tensors
 
 from recgraft.data.domain import Vocabulary
 from recgraft.errors import RecgraftError
+from recgraft.provenance import check_components
 from recgraft.registry.checkpoint_format import FORMAT, inspect_checkpoint
 from recgraft.registry.errors import InvalidCheckpointError
 
@@ -119,6 +120,7 @@ def load_module(contents: CheckpointContents, build: Callable[[], M], prefix: st
     """
     state = contents.module_state(prefix)
     try:
+        check_components(contents.metadata)  # the plugins it was written with: installed, unambiguous
         with torch.device("meta"):
             skeleton = build()
     except RecgraftError as exc:  # an unknown plugin, a config its plugin refuses

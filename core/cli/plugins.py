@@ -59,6 +59,7 @@ def list_plugins(as_json: bool, requirements: bool) -> None:
             "components": components,
             "plugins": [p.as_dict() for p in system.plugins],
             "settings": str(system.settings.source) if system.settings.source else None,
+            "conflicts": system.catalog.clashes(),
         }
         echo_json(payload)
         return
@@ -70,6 +71,8 @@ def list_plugins(as_json: bool, requirements: bool) -> None:
         table.add_row(c["kind"], c["name"], c["plugin"], c["source"], c["version"] or "", c["status"])
     console = Console()
     console.print(table)
+    for clash in system.catalog.clashes():  # neither plugin's component is used until one is disabled
+        console.print(clash, markup=False, highlight=False, soft_wrap=True)
     for p in system.plugins:
         if p.status != "ok":
             console.print(f"[bold]{p.name}[/bold] ({p.source}): {p.status}" + (f": {p.error}" if p.error else ""))
@@ -177,6 +180,8 @@ def show(name: str, kind: str | None, as_json: bool) -> None:
     click.echo(f"class {details['class']}")
     if details["status"] != "ok":
         click.echo(f"status: {details['status']}")
+    if details["status"].startswith("conflict"):
+        click.echo(system.catalog.clash(details["kind"], details["name"]))
     if details["description"]:
         click.echo(details["description"])
     if not details["settings"]:

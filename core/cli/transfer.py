@@ -47,7 +47,7 @@ def _rounded(metrics: dict[str, Any]) -> dict[str, Any]:
 @loader_options()
 @loader_options("source", "--source-data")
 @click.option("--domain", "domain_name", default=None, help="Target domain name (default: the data's).")
-@click.option("--name", default=None, help="Checkpoint name (default: DOMAIN-ENCODER-STRATEGY).")
+@click.option("--name", default=None, help="Checkpoint name (default: DOMAIN-ENCODER-STRATEGY, then -EXTRACTOR and -HEAD when they are not global and dot).")
 @epochs_option
 @device_option
 @seed_option("Seeds training and the --train-fraction users.")

@@ -54,21 +54,23 @@ class DatasetLoader(Component):
 
 
 def detect_format(path: Path) -> str:
-    """The name of the first registered loader (by name) that detects ``path``."""
+    """The name of the first registered loader (by name) that detects ``path``; DataError naming both
+    plugins (and the fix) when it is a format two plugins register."""
     from recgraft.plugin_manager import catalog
 
     cat = catalog()
     for entry in cat.entries("dataset"):
-        if entry.conflicts:
-            continue
         try:
             loader = entry.load()
-            if loader.detect(path):
-                return entry.name
+            detected = loader.detect(path)
         except KeyboardInterrupt:
             raise
         except BaseException:  # a third-party detect() must not break the others, sys.exit included
             continue
+        if detected and entry.conflicts:  # not skipped silently: the data is of a clashing format
+            raise DataError(f"{path}: data format: {cat.clash('dataset', entry.name)}")
+        if detected:
+            return entry.name
     known = ", ".join(cat.names("dataset")) or "none"
     raise DataError(f"{path}: cannot tell the data format; pass one of: {known}")
 

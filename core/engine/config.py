@@ -11,16 +11,16 @@ class TrainConfig(ComponentConfig):
     """How to train: epochs, batches, optimiser, early stopping."""
 
     epochs: int = Field(200, ge=1, le=MAX_COUNT, description="most epochs to run")
-    batch_size: int = Field(128, ge=1, le=MAX_BATCH, description="training windows per update")
-    learning_rate: float = Field(2e-3, gt=0, description="Adam's learning rate")
-    weight_decay: float = Field(0.0, ge=0, description="Adam's L2 weight decay")
+    batch_size: int = Field(128, ge=1, le=MAX_BATCH, description="training windows per optimiser step (per process under torchrun)")
+    learning_rate: float = Field(2e-3, gt=0, description="Adam learning rate (transfer strategies scale it per parameter group)")
+    weight_decay: float = Field(0.0, ge=0, description="Adam weight decay: an L2 penalty added to the gradients")
     sampled_negatives: int = Field(0, ge=0, le=MAX_BATCH, description="0 = full softmax; N = sampled softmax with N negatives")
-    clip_grad_norm: float | None = Field(None, gt=0, description="clip the gradients' total norm to this (none: no clipping)")
+    clip_grad_norm: float | None = Field(None, gt=0, description="clip the gradients' total norm to this before each step; none: no clipping")
     patience: int = Field(10, ge=1, le=MAX_COUNT, description="epochs without a better validation NDCG@10 before stopping")
-    eval_every: int = Field(1, ge=1, le=MAX_COUNT, description="validate every N epochs (and after the last)")
+    eval_every: int = Field(1, ge=1, le=MAX_COUNT, description="validate every this many epochs (and after the last epoch)")
     all_windows: bool = Field(True, description="train on every window of long histories, not only the latest")
     max_minutes: float | None = Field(None, gt=0, description="stop after this much wall time")
-    eval_batch_size: int = Field(512, ge=1, le=MAX_BATCH, description="users ranked per evaluation batch")
+    eval_batch_size: int = Field(512, ge=1, le=MAX_BATCH, description="histories per batch when evaluating (and when caching frozen features)")
     bucket_by_length: bool = Field(
         False, description="batch windows of similar length together: less padding work for encoders that ignore it"
     )

@@ -53,6 +53,7 @@ from recgraft.errors import ConfigError, RecgraftError
 from recgraft.extractor import FeatureExtractor
 from recgraft.head import Head
 from recgraft.plugin_manager import catalog, load_plugins
+from recgraft.provenance import component_spec
 from recgraft.recommender import binary_evaluation, recommend_items
 from recgraft.registry.errors import RegistryError
 from recgraft.strategy import PretrainedLoader, TransferContext, TransferStrategy
@@ -251,7 +252,7 @@ class Transfer:
                 encoder = other.encoder
                 encoder.resize_items(target.num_items, torch.from_numpy(alignment.source_rows))
             record[reference] = {"reference": resolved, "fresh": fresh, "alignment": alignment.report(),
-                                 "encoder": {"name": other.encoder_name, "config": encoder.config.model_dump()}}
+                                 "encoder": component_spec("encoder", other.encoder_name, encoder.config.model_dump())}
             return encoder
 
         return load
@@ -338,10 +339,10 @@ class TransferResult:
         metadata = {
             "kind": KIND,
             "components": {
-                "encoder": {"name": t.source.encoder_name, "config": self.model.encoder.config.model_dump()},
-                "extractor": {"name": t.extractor_name, "config": t.extractor.describe()},
-                "head": {"name": t.head_name, "config": self.model.head.config.model_dump()},
-                "strategy": {"name": t.strategy_name, "config": self.strategy_config},
+                "encoder": component_spec("encoder", t.source.encoder_name, self.model.encoder.config.model_dump()),
+                "extractor": component_spec("extractor", t.extractor_name, t.extractor.describe()),
+                "head": component_spec("head", t.head_name, self.model.head.config.model_dump()),
+                "strategy": component_spec("strategy", t.strategy_name, self.strategy_config),
                 **({"pretrained": self.pretrained} if self.pretrained else {}),
             },
             "domain": self.domain.name,
@@ -365,7 +366,8 @@ class TransferResult:
         parents = [(t.source.reference, t.strategy_name)] if t.source.reference else []
         parents += [(other["reference"], t.strategy_name) for other in self.pretrained.values() if not other["fresh"]]
         return registry.register(
-            name or f"{self.domain.name}-{t.source.encoder_name}-{t.strategy_name}",
+            name or default_name(self.domain.name, t.source.encoder_name, t.strategy_name, t.extractor_name,
+                                 t.head_name),
             self.to_bytes(),
             domain=self.domain.name,
             encoder=t.source.encoder_name,
@@ -386,6 +388,18 @@ class TransferResult:
                 **dict(extra or {}),
             },
         )
+
+
+def default_name(domain: str, encoder: str, strategy: str, extractor: str, head: str) -> str:
+    """A transfer's default checkpoint name: ``DOMAIN-ENCODER-STRATEGY``, then the extractor and
+    the head when they are not the built-in defaults (``global``, ``dot``), so that transfers with
+    other heads or extractors get names of their own and the defaults' names stay as they were."""
+    from recgraft.settings import Defaults
+
+    builtin = Defaults()
+    parts = [domain, encoder, strategy]
+    parts += [name for name, default in ((extractor, builtin.extractor), (head, builtin.head)) if name != default]
+    return "-".join(parts)
 
 
 def _finite(value: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field
 
 from recgraft.data.domain import Domain, domain_from_tokens
 from recgraft.data.loader import DatasetLoader, DatasetLoaderConfig, Encoding
@@ -23,13 +24,17 @@ TYPES = ("token", "token_seq", "float", "float_seq")
 class AtomicLoaderConfig(DatasetLoaderConfig):
     """Field names (RecBole's defaults) and the files' encoding."""
 
-    user_field: str = "user_id"
-    item_field: str = "item_id"
-    rating_field: str | None = "rating"  # used when the .inter file has it
-    time_field: str | None = "timestamp"  # used when the .inter file has it; else file order
-    load_item_features: bool = True
-    load_user_features: bool = True
-    encoding: Encoding = "utf-8"
+    user_field: str = Field("user_id", description="the user field (its name before ':type') in .inter and .user")
+    item_field: str = Field("item_id", description="the item field (its name before ':type') in .inter and .item")
+    rating_field: str | None = Field(
+        "rating", description="the rating field, read when the .inter file has it; none: no ratings"
+    )
+    time_field: str | None = Field(
+        "timestamp", description="the time field, read when the .inter file has it; else histories are in file order"
+    )
+    load_item_features: bool = Field(True, description="read item columns (titles, ...) from the .item file beside it")
+    load_user_features: bool = Field(True, description="read user columns from the .user file beside it")
+    encoding: Encoding = Field("utf-8", description="text encoding of the files")
 
 
 def _fields(table: Table) -> dict[str, tuple[str, str]]:

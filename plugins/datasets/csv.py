@@ -11,7 +11,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from recgraft.data.domain import Domain, domain_from_tokens
 from recgraft.data.loader import DatasetLoader, DatasetLoaderConfig, Encoding
@@ -28,13 +28,21 @@ EXTENSIONS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 class CSVLoaderConfig(DatasetLoaderConfig):
     """Column names (None: look for the usual names) and file options."""
 
-    user: str | None = None
-    item: str | None = None
-    timestamp: str | None = None  # None: a usual name if present, else file order
-    rating: str | None = None  # None: a usual name if present, else no ratings
-    item_features: list[str] = []  # columns to keep as item features (first value per item)
-    user_features: list[str] = []  # columns to keep as user features (first value per user)
-    delimiter: str | None = None  # None: from the extension (.csv, .tsv), else sniffed
+    user: str | None = Field(None, description="the user column; none: the first of user_id, user, userId, userid, uid")
+    item: str | None = Field(
+        None, description="the item column; none: the first of item_id, item, itemId, itemid, movieId, movie_id, iid"
+    )
+    timestamp: str | None = Field(
+        None, description="the time column; none: timestamp, time, ts, datetime or date if present, else file order"
+    )
+    rating: str | None = Field(None, description="the rating column; none: rating or score if present, else no ratings")
+    item_features: list[str] = Field(
+        [], description="columns to keep as item features (first value per item), a list or 'a,b'"
+    )
+    user_features: list[str] = Field(
+        [], description="columns to keep as user features (first value per user), a list or 'a,b'"
+    )
+    delimiter: str | None = Field(None, description="one character; none: from the extension (.csv, .tsv, .tab), else sniffed")
 
     @field_validator("item_features", "user_features", mode="before")
     @classmethod
@@ -43,7 +51,7 @@ class CSVLoaderConfig(DatasetLoaderConfig):
         if isinstance(value, str):
             return [column.strip() for column in value.split(",") if column.strip()]
         return value
-    encoding: Encoding = "utf-8"
+    encoding: Encoding = Field("utf-8", description="text encoding of the file")
 
 
 def _pick(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field
 
 from recgraft.data.domain import Domain, domain_from_tokens
 from recgraft.data.loader import DatasetLoader, DatasetLoaderConfig, Encoding
@@ -33,9 +34,9 @@ Features = tuple[np.ndarray, dict[str, np.ndarray]]
 class MovieLensLoaderConfig(DatasetLoaderConfig):
     """Whether to read the item and user files beside the ratings, and their encoding."""
 
-    load_item_features: bool = True
-    load_user_features: bool = True
-    encoding: Encoding = "latin-1"  # of u.item / movies.dat / u.user / users.dat
+    load_item_features: bool = Field(True, description="read titles and genres from u.item / movies.dat beside the ratings")
+    load_user_features: bool = Field(True, description="read user attributes from u.user / users.dat beside the ratings")
+    encoding: Encoding = Field("latin-1", description="text encoding of u.item / movies.dat / u.user / users.dat")
 
 
 def _split_lines(path: Path, sep: str, fields: int, encoding: str) -> list[tuple[int, list[str]]]:

@@ -26,22 +26,26 @@ from recgraft.objective import PretrainingObjective, next_item_loss
 
 
 class GANEncoderConfig(EncoderConfig):
-    hidden_dim: int = Field(256, ge=1, le=MAX_DIM)
-    num_hidden_layers: int = Field(1, ge=0, le=MAX_LAYERS)
-    dropout: float = Field(0.2, ge=0, lt=1)
-    max_length: int = Field(200, ge=1, le=MAX_LENGTH)
-    discriminator_dim: int = Field(128, ge=1, le=MAX_DIM)
+    hidden_dim: int = Field(256, ge=1, le=MAX_DIM, description="width of the generator's history vector and hidden layers")
+    num_hidden_layers: int = Field(
+        1, ge=0, le=MAX_LAYERS, description="tanh layers between the history vector and the user vector (0: none)"
+    )
+    dropout: float = Field(0.2, ge=0, lt=1, description="dropout rate on the item embeddings and before each layer")
+    max_length: int = Field(200, ge=1, le=MAX_LENGTH, description="histories are truncated to their most recent items")
+    discriminator_dim: int = Field(128, ge=1, le=MAX_DIM, description="hidden width of the discriminator (pretraining only)")
     recency_decay: float = Field(
         0.9, gt=0, le=1, description="weight of an item in the history vector per step back in time (1 = plain multi-hot)"
     )
     condition_keep: float = Field(0.5, gt=0, le=1, description="share of the history the generator is shown")
     zero_reconstruction_ratio: float = Field(0.5, ge=0, le=1, description="share of negatives pushed to zero")
-    zero_reconstruction_weight: float = Field(1.0, ge=0)
+    zero_reconstruction_weight: float = Field(
+        1.0, ge=0, description="weight in the generator's loss of pushing the negatives' scores to zero"
+    )
     partial_masking_ratio: float = Field(0.5, ge=0, le=1, description="share of negatives shown to the discriminator")
     adversarial_weight: float = Field(
         0.1, ge=0, description="weight of the discriminator's signal in the generator's loss"
     )
-    discriminator_steps: int = Field(1, ge=1, le=MAX_COUNT)
+    discriminator_steps: int = Field(1, ge=1, le=MAX_COUNT, description="discriminator updates per generator update")
     reconstruction_weight: float = Field(
         1.0, ge=0,
         description="weight of a next-item likelihood term (every prefix predicts the item after it) "

@@ -17,11 +17,11 @@ from recgraft.encoder import Encoder, EncoderConfig
 
 
 class LSTMEncoderConfig(EncoderConfig):
-    cell: Literal["lstm", "gru"] = "gru"
-    num_layers: int = Field(1, ge=1, le=MAX_LAYERS)
-    hidden_dim: int = Field(128, ge=1, le=MAX_DIM)
-    dropout: float = Field(0.2, ge=0, lt=1)
-    max_length: int = Field(200, ge=1, le=MAX_LENGTH)
+    cell: Literal["lstm", "gru"] = Field("gru", description="the recurrent cell of every layer")
+    num_layers: int = Field(1, ge=1, le=MAX_LAYERS, description="stacked recurrent layers")
+    hidden_dim: int = Field(128, ge=1, le=MAX_DIM, description="state size of each recurrent layer (projected to embedding_dim)")
+    dropout: float = Field(0.2, ge=0, lt=1, description="dropout rate on the item embeddings and after each recurrent layer")
+    max_length: int = Field(200, ge=1, le=MAX_LENGTH, description="histories are truncated to their most recent items")
 
 
 class LSTMEncoder(Encoder):

@@ -19,10 +19,14 @@ from recgraft.encoder import Encoder, EncoderConfig
 
 
 class TransformerEncoderConfig(EncoderConfig):
-    num_layers: int = Field(2, ge=1, le=MAX_LAYERS)
-    num_heads: int = Field(1, ge=1, le=MAX_LAYERS)
-    dropout: float = Field(0.2, ge=0, lt=1)
-    max_length: int = Field(200, ge=1, le=MAX_LENGTH)
+    num_layers: int = Field(2, ge=1, le=MAX_LAYERS, description="causal self-attention blocks")
+    num_heads: int = Field(1, ge=1, le=MAX_LAYERS, description="attention heads per block (embedding_dim must be divisible by it)")
+    dropout: float = Field(
+        0.2, ge=0, lt=1, description="dropout rate on the embeddings, attention weights, feed-forward and residual outputs"
+    )
+    max_length: int = Field(
+        200, ge=1, le=MAX_LENGTH, description="histories are truncated to their most recent items; one position embedding each"
+    )
 
 
 class SelfAttentionBlock(nn.Module):

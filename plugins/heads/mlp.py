@@ -15,9 +15,9 @@ from recgraft.head import Head, HeadConfig
 
 
 class MLPHeadConfig(HeadConfig):
-    hidden_dim: int = Field(128, ge=1, le=MAX_DIM)
+    hidden_dim: int = Field(128, ge=1, le=MAX_DIM, description="width of each hidden layer")
     num_layers: int = Field(1, ge=1, le=MAX_LAYERS, description="hidden layers")
-    dropout: float = Field(0.1, ge=0, lt=1)
+    dropout: float = Field(0.1, ge=0, lt=1, description="dropout rate after each hidden layer")
     residual: bool = Field(True, description="add the features when sizes match (identity start)")
 
 

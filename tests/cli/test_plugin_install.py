@@ -65,3 +65,19 @@ def test_plugin_installs_runs_and_uninstalls(venv: Path, tmp_path: Path) -> None
     removed = recgraft(venv, "plugins", "uninstall", "recgraft-bagofitems", cwd=tmp_path)
     assert removed.returncode == 0, removed.stderr
     assert "bag" not in components(venv, tmp_path)
+
+
+def test_a_checkpoint_of_an_uninstalled_plugin_names_the_distribution_to_install(venv: Path, tmp_path: Path) -> None:
+    assert recgraft(venv, "plugins", "install", str(EXAMPLE), cwd=tmp_path).returncode == 0
+    assert recgraft(venv, "data", "synthetic", "data", cwd=tmp_path).returncode == 0
+    pretrained = recgraft(venv, "pretrain", "--data", "data/source", "--encoder", "bag", "--epochs", "1",
+                          "--set", "max_length=10", cwd=tmp_path)
+    assert pretrained.returncode == 0, pretrained.stderr
+    assert recgraft(venv, "plugins", "uninstall", "recgraft-bagofitems", cwd=tmp_path).returncode == 0
+
+    used = recgraft(venv, "recommend", "source-bag", "--history", "i1", cwd=tmp_path)
+    assert used.returncode == 2, used.stderr
+    assert used.stderr.strip() == (
+        "Error: checkpoint source-bag@1: unknown encoder 'bag': this checkpoint needs it from the "
+        "distribution recgraft-bagofitems 0.1.0 (pip install recgraft-bagofitems)"
+    )

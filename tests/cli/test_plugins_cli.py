@@ -27,7 +27,7 @@ def test_plugins_list_json_is_one_json_object() -> None:
     result = CliRunner().invoke(build_cli(), ["plugins", "list", "--json"])
     assert result.exit_code == 0
     payload = json.loads(result.stdout)
-    assert set(payload) == {"components", "plugins", "settings"}
+    assert set(payload) == {"components", "plugins", "settings", "conflicts"}
 
 
 def test_plugins_list_reports_a_broken_plugin_and_exits_zero(plugins_toml) -> None:
@@ -36,6 +36,42 @@ def test_plugins_list_reports_a_broken_plugin_and_exits_zero(plugins_toml) -> No
     assert result.exit_code == 0
     broken = next(p for p in json.loads(result.stdout)["plugins"] if p["name"] == "broken_import")
     assert broken["status"] == "error" and "broken on purpose" in broken["error"]
+
+
+CLASH_FIX = ("head 'toy' is registered by both toy_plugin and duplicate_toy; disable one in plugins.toml "
+             '([plugins] disable = ["duplicate_toy"])')
+
+
+def clashing_plugins(plugins_toml) -> None:
+    plugins_toml(f'[plugins]\npaths = ["{FIXTURES / "toy_plugin.py"}", "{FIXTURES / "duplicate_toy.py"}"]\n')
+
+
+def test_plugins_list_table_prints_each_name_clash_with_its_fix(plugins_toml) -> None:
+    clashing_plugins(plugins_toml)
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(build_cli(), ["plugins", "list"])
+    assert result.exit_code == 0
+    assert result.output.count("conflict: also registered by") == 2
+    assert CLASH_FIX in result.output
+
+
+def test_plugins_list_json_lists_each_name_clash_with_its_fix(plugins_toml) -> None:
+    clashing_plugins(plugins_toml)
+    payload = json.loads(CliRunner().invoke(build_cli(), ["plugins", "list", "--json"]).stdout)
+    assert payload["conflicts"] == [CLASH_FIX]
+    assert [c["plugin"] for c in payload["components"] if c["name"] == "toy"] == ["toy_plugin", "duplicate_toy"]
+
+
+def test_plugins_show_of_a_clashing_name_prints_its_fix(plugins_toml) -> None:
+    clashing_plugins(plugins_toml)
+    result = CliRunner().invoke(build_cli(), ["plugins", "show", "toy"])
+    assert result.exit_code == 0 and CLASH_FIX in result.output
+
+
+def test_using_a_clashing_name_is_one_line_naming_both_plugins_and_the_fix(plugins_toml) -> None:
+    clashing_plugins(plugins_toml)
+    result = CliRunner().invoke(build_cli(), ["transfer", "--from", "src", "--data", "nowhere", "--head", "toy"])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"Error: {CLASH_FIX}"
 
 
 def test_plugins_list_table_shows_failed_plugins(plugins_toml) -> None:

@@ -272,3 +272,16 @@ def test_example_third_party_plugin_components_are_valid(plugins_toml, monkeypat
     assert catalog.get("encoder", "bag").__name__ == "BagOfItemsEncoder"
     assert catalog.get("strategy", "embeddings-only").__name__ == "EmbeddingsOnlyStrategy"
     assert {e.status for e in catalog.entries()} == {"ok"}
+
+
+def test_a_second_plugin_of_a_taken_name_is_an_error_naming_both_and_the_fix(plugins_toml, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere" / "toy_plugin.py"
+    other.parent.mkdir()
+    other.write_text((FIXTURES / "duplicate_toy.py").read_text())
+    plugins_toml(f'[plugins]\npaths = ["{FIXTURES / "toy_plugin.py"}", "{other}"]\n')
+    system = plugin_manager.load_plugins()
+    first, second = (p for p in system.plugins if p.name == "toy_plugin")
+    assert first.status == "ok" and second.status == "error"
+    assert second.error == (f"a plugin named toy_plugin is already loaded (from {FIXTURES / 'toy_plugin.py'}), "
+                            f"so this one (from {other}) is not: rename one (its entry point or module) or "
+                            "uninstall one")

@@ -111,3 +111,9 @@ def test_resuming_from_a_damaged_file_is_refused_naming_it(split, tmp_path: Path
     resume.write_bytes(bytes(data[:100]))  # truncated
     with pytest.raises(ResumeStateError, match=r"run\.pt is unusable"):
         fit(fresh_encoder(split), split, train, torch.device("cpu"), resume_path=resume)
+
+
+def test_every_train_setting_has_a_description() -> None:
+    from recgraft.training import TrainConfig
+
+    assert [name for name, info in TrainConfig.model_fields.items() if not (info.description or "").strip()] == []

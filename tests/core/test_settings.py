@@ -49,3 +49,9 @@ def test_unreadable_plugins_toml_is_a_config_error(tmp_path: Path, monkeypatch) 
     monkeypatch.setattr(Path, "read_text", denied)
     with pytest.raises(ConfigError, match="plugins.toml: cannot read: Permission denied"):
         load_settings(path)
+
+
+def test_every_default_component_setting_has_a_description() -> None:
+    from recgraft.settings import Defaults
+
+    assert [name for name, info in Defaults.model_fields.items() if not (info.description or "").strip()] == []

@@ -201,3 +201,23 @@ def test_a_detect_that_exits_or_raises_is_skipped_and_the_others_detect(tmp_path
     )
     plugins_toml(f'[plugins]\npaths = ["{plugin}"]\n')
     assert detect_format(write(tmp_path / "a.csv", "user,item\n1,2\n")) == "csv"
+
+
+def test_data_of_a_format_two_plugins_register_is_an_error_naming_both(tmp_path: Path, plugins_toml) -> None:
+    source = (
+        "from recgraft import hookimpl\n"
+        "from recgraft.data.loader import DatasetLoader\n\n"
+        "class Pairs(DatasetLoader):\n"
+        "    @classmethod\n"
+        "    def detect(cls, path):\n"
+        "        return path.suffix == '.pairs'\n\n"
+        "@hookimpl\n"
+        "def register_datasets(register):\n"
+        "    register('pairs', Pairs)\n"
+    )
+    for name in ("pairs_one", "pairs_two"):
+        (tmp_path / f"{name}.py").write_text(source)
+    plugins_toml(f'[plugins]\npaths = ["{tmp_path / "pairs_one.py"}", "{tmp_path / "pairs_two.py"}"]\n')
+    with pytest.raises(DataError, match="dataset 'pairs' is registered by both pairs_one and pairs_two; disable one "
+                                        'in plugins.toml \\(\\[plugins\\] disable = \\["pairs_two"\\]\\)'):
+        detect_format(write(tmp_path / "a.pairs", "u1 i1\n"))

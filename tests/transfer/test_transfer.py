@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from recgraft import __version__
 from recgraft.checkpoint import CheckpointFormatError, from_bytes, read_metadata
 from recgraft.plugin_manager import catalog
 from recgraft.recommender import load_recommender
-from recgraft.transfer import Transfer, model_from_contents
+from recgraft.transfer import Transfer, default_name, model_from_contents
 
 from .conftest import FAST
 
@@ -34,7 +35,8 @@ def test_a_checkpoint_alone_scores_like_the_trained_model(result, target_split) 
     data = result.to_bytes()
     metadata = read_metadata(data)
     assert metadata["kind"] == "transfer" and metadata["components"]["strategy"]["name"] == "finetune"
-    assert metadata["components"]["head"] == {"name": "dot", "config": {"project": None}}
+    assert metadata["components"]["head"]["name"] == "dot"
+    assert metadata["components"]["head"]["config"] == {"project": None}
     loaded = load_recommender(data)
     history = torch.tensor([[0, 0, 3, 4, 5], [1, 2, 3, 4, 9]])
     with torch.no_grad():
@@ -59,6 +61,17 @@ def test_a_blend_checkpoint_keeps_the_weight_chosen_on_validation(pretrained, ta
     history = torch.tensor([[0, 0, 3, 4, 5], [1, 2, 3, 4, 9]])
     with torch.no_grad():
         assert torch.allclose(loaded.score(history), result.model.eval()(history), atol=1e-5)
+
+
+def test_a_transfer_checkpoint_records_each_components_distribution_and_version(result) -> None:
+    components = read_metadata(result.to_bytes())["components"]
+    provenance = {role: (spec["plugin"], spec["distribution"], spec["version"]) for role, spec in components.items()}
+    assert provenance == {
+        "encoder": ("recgraft.plugins.encoders", "recgraft", __version__),
+        "extractor": ("recgraft.plugins.extractors", "recgraft", __version__),
+        "head": ("recgraft.plugins.heads", "recgraft", __version__),
+        "strategy": ("recgraft.plugins.strategies", "recgraft", __version__),
+    }
 
 
 def test_recommend_for_an_unseen_history_from_the_checkpoint_alone(result) -> None:
@@ -127,3 +140,18 @@ def test_a_diverged_transfer_stops_with_a_clear_error(pretrained, target_split) 
     transfer = Transfer.from_pretrained(pretrained, strategy="finetune")
     with pytest.raises(TrainingDivergedError, match=r"training diverged at epoch \d+ \(loss (nan|inf)\); lower"):
         transfer.fit(target_split, {**FAST, "epochs": 4, "learning_rate": 1e30}, device="cpu")
+
+
+def test_transfers_with_other_heads_get_default_names_of_their_own(registry, source_ref, target_split) -> None:
+    names = []
+    for head in ("dot", "mlp"):
+        result = Transfer.from_checkpoint(registry, "src", strategy="direct", head=head).fit(
+            target_split, {**FAST, "epochs": 1}, device="cpu")
+        names.append(result.register(registry).reference)
+    assert names == ["target-transformer-direct@1", "target-transformer-direct-mlp@1"]
+
+
+def test_default_name_adds_the_extractor_and_head_only_when_they_are_not_the_defaults() -> None:
+    assert default_name("t", "lstm", "finetune", "global", "dot") == "t-lstm-finetune"
+    assert default_name("t", "lstm", "finetune", "local", "dot") == "t-lstm-finetune-local"
+    assert default_name("t", "lstm", "finetune", "concat", "sigmoid") == "t-lstm-finetune-concat-sigmoid"
