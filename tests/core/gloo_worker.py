@@ -17,10 +17,13 @@ import torch
 from recgraft import distributed
 from recgraft.data.split import leave_one_out
 from recgraft.data.synthetic import synthetic_domains
+from recgraft.encoder import Encoder
+from recgraft.engine.batching import NextItemExamples
 from recgraft.engine.config import TrainConfig
 from recgraft.engine.device import seed_everything
 from recgraft.engine.evaluation import evaluate
-from recgraft.pretrain import build_encoder, fit
+from recgraft.objective import PretrainingObjective, next_item_loss
+from recgraft.pretrain import PretrainingPhase, build_encoder, fit
 from recgraft.transfer import SourceModel, Transfer
 
 CPU = torch.device("cpu")
@@ -29,6 +32,24 @@ ENCODERS = {
     "lstm": {"embedding_dim": 16, "hidden_dim": 16, "max_length": 10},
     "gan": {"embedding_dim": 16, "hidden_dim": 16, "discriminator_dim": 16, "max_length": 10},
 }
+
+
+class UnwrappedObjective(PretrainingObjective):
+    """Next-item training that calls the loss directly, never ``self.parallel``."""
+
+    def __init__(self, encoder: Encoder, train: TrainConfig) -> None:
+        super().__init__(encoder, train)
+        self.optimizer = torch.optim.Adam(encoder.parameters(), lr=train.learning_rate)
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.optimizer]
+
+    def step(self, batch: NextItemExamples) -> dict[str, float]:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = next_item_loss(self.encoder, batch.inputs, batch.targets)
+        loss.backward()
+        self.optimizer.step()  # averaged just before the step
+        return {"loss": float(loss.detach())}
 
 
 def main(out: Path) -> None:
@@ -72,6 +93,17 @@ def main(out: Path) -> None:
             model = build_encoder(name, config, split.domain.num_items)
             result = fit(model, split, train, CPU)
             seen[f"fit-{name}"] = (result.history, result.valid, result.processes, model.state_dict())
+
+        # What trains is wrapped in DistributedDataParallel: one loss per optimiser.
+        for name, config in ENCODERS.items():
+            phase = PretrainingPhase(build_encoder(name, config, split.domain.num_items), split, train, CPU)
+            seen[f"ddp-{name}"] = [distributed.uses_data_parallel(m) for m in phase.objective.parallel_modules]
+
+        # An objective that wraps nothing (a plugin written before DDP) still trains one model.
+        seed_everything(rank)
+        model = build_encoder("transformer", ENCODERS["transformer"], split.domain.num_items)
+        result = fit(model, split, train, CPU, objective=UnwrappedObjective(model, train))
+        seen["fit-unwrapped"] = (result.history, result.valid, result.processes, model.state_dict())
 
         # Resume: each process is given its own path; only rank 0 writes, every process resumes from it.
         resume = out / f"resume-rank{rank}.pt"

@@ -142,6 +142,22 @@ def test_processes_train_one_model(two_processes: list[dict[str, object]], encod
     assert history0[-1]["loss"] < history0[0]["loss"]
 
 
+@pytest.mark.parametrize(("encoder", "losses"), [("transformer", 1), ("lstm", 1), ("gan", 2)])
+def test_pretraining_trains_through_distributed_data_parallel_one_loss_per_optimiser(
+    two_processes: list[dict[str, object]], encoder: str, losses: int,
+) -> None:
+    assert [seen[f"ddp-{encoder}"] for seen in two_processes] == [[True] * losses] * 2
+
+
+def test_an_objective_that_wraps_nothing_still_trains_one_model(two_processes: list[dict[str, object]]) -> None:
+    (history0, _, processes, state0), (history1, _, _, state1) = (
+        seen["fit-unwrapped"] for seen in two_processes  # type: ignore[misc]
+    )
+    assert processes == 2 and _without_time(history0) == _without_time(history1)
+    for key, value in state0.items():
+        assert torch.equal(value, state1[key]), key
+
+
 def test_only_rank_0_writes_the_resume_file_and_every_process_resumes_from_it(
     two_processes: list[dict[str, object]],
 ) -> None:
