@@ -307,8 +307,13 @@ def bucket_mean(runs: list[dict[str, Any]], bucket: str) -> float | None:
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
     """NDCG@10 against the target train fraction, one line per strategy (mean, min-max band over
-    seeds); where a strategy ran in several variants, the one chosen on validation at each fraction."""
-    import matplotlib
+    seeds); where a strategy ran in several variants, the one chosen on validation at each fraction.
+    Skipped, saying so, without matplotlib (the ``plot`` extra)."""
+    try:
+        import matplotlib
+    except ImportError:
+        log(f"not drawing {path}: matplotlib is not installed (pip install -e '.[plot]')")
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
