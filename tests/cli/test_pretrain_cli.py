@@ -73,6 +73,16 @@ def test_bad_settings_are_one_line_and_exit_2(source_folder: Path, args: list[st
     assert Registry.open().list() == []
 
 
+def test_a_misspelt_set_key_suggests_the_field_and_the_suggestion_runs(source_folder: Path) -> None:
+    cli = build_cli()
+    misspelt = CliRunner().invoke(cli, ["pretrain", "--data", str(source_folder), "--set", "embeding_dim=8"])
+    assert misspelt.exit_code == 2
+    assert "--set embeding_dim: no section has that field; did you mean encoder.embedding_dim?" in misspelt.stderr
+    fixed = [arg.replace("embedding_dim=", "encoder.embedding_dim=") for arg in TINY]
+    result = CliRunner().invoke(cli, ["pretrain", "--data", str(source_folder), *fixed, "--epochs", "1", "--json"])
+    assert result.exit_code == 0, result.output
+
+
 @pytest.mark.parametrize("seed", [str(2**63), str(2**70), "-1"])
 def test_seed_beyond_what_torch_and_numpy_take_is_refused_at_parsing(source_folder: Path, seed: str) -> None:
     result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), "--seed", seed])
