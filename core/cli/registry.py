@@ -166,7 +166,11 @@ def lineage(ref: str, fmt: str, registry_url: str | None, as_json: bool) -> None
 @registry_option
 @json_option
 def verify(clean: bool, registry_url: str | None, as_json: bool) -> None:
-    """Check every checkpoint file's size and sha256; find orphan files."""
+    """Check every checkpoint file's size and sha256; find orphan files.
+
+    Prints each problem and a summary on stdout (--json: one object with ``ok``); exits 1
+    when problems remain.
+    """
     # --clean on a missing database would take every file in the store for an orphan.
     with _open(registry_url, empty_if_missing=not clean) as reg:
         report = reg.verify(clean=clean)
@@ -183,8 +187,7 @@ def verify(clean: bool, registry_url: str | None, as_json: bool) -> None:
         click.echo(
             f"{report.checked} records checked, {len(report.missing)} missing, "
             f"{len(report.mismatched)} mismatched, {len(report.orphans)} orphans"
-            + (f" ({len(removed)} removed)" if clean else ""),
-            err=True,
+            + (f" ({len(removed)} removed)" if clean else "")
         )
     if not report.ok:
         raise SystemExit(1)
