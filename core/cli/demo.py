@@ -25,12 +25,12 @@ def demo(seed: int, device: str, encoders: tuple[str, ...], registry_url: str | 
     from rich.console import Console
     from rich.table import Table
 
+    from recgraft.cli.console import progress as cli_progress
     from recgraft.demo import ENCODERS, run_demo
-    from recgraft.progress import Progress
     from recgraft.registry import Registry
 
     started = time.perf_counter()
-    progress = Progress(enabled=True)
+    progress = cli_progress(True)
     with tempfile.TemporaryDirectory(prefix="recgraft-demo-") as home:
         registry = (Registry.open(url=registry_url, writable=True) if registry_url
                     else Registry.open(home=home, writable=True))

@@ -90,11 +90,11 @@ def pretrain(
     from recgraft import distributed
     from recgraft import resume as resume_state
     from recgraft.cli import UserError
+    from recgraft.cli.console import progress as cli_progress
     from recgraft.components import parse_model
     from recgraft.data.loader import load_domain
     from recgraft.plugin_manager import load_plugins
     from recgraft.pretrain import pretrain as run_pretrain
-    from recgraft.progress import Progress
     from recgraft.registry import Registry
     from recgraft.registry.references import validate_name
     from recgraft.run_config import apply_overrides, read_config_file
@@ -149,7 +149,7 @@ def pretrain(
                            "training from scratch", err=True)
             trained = run_pretrain(
                 domain, encoder, encoder_config, train_config, device=device,
-                progress=Progress(enabled=main), resume=resume_path,
+                progress=cli_progress(main), resume=resume_path,
             )
             distributed.all_finished()
             if not main:

@@ -128,9 +128,9 @@ def _recommend_all(reference: str, data_path: Path, out_path: Path, force: bool,
                           "(or write .csv)")
     check_output_path(out_path, replace=force)  # fail before any work
 
+    from recgraft.cli.console import progress as cli_progress
     from recgraft.data.loader import load_domain
     from recgraft.device import resolve_device, seed_everything
-    from recgraft.progress import Progress
     from recgraft.recommender import domain_histories, load_registered, recommend_all
     from recgraft.registry import Registry
 
@@ -143,7 +143,7 @@ def _recommend_all(reference: str, data_path: Path, out_path: Path, force: bool,
     if unknown:
         click.echo(f"warning: {unknown:,} item(s) of {data_path} are unknown to {record.reference}; "
                    "they are left out of histories", err=True)
-    with Progress(enabled=True).task("recommending", total=domain.num_users) as advance:
+    with cli_progress(True).task("recommending", total=domain.num_users) as advance:
         table = recommend_all(model, domain, k=k, on_batch=lambda done: advance(done, {}))
 
     def write(tmp: Path) -> None:

@@ -78,11 +78,11 @@ def transfer(
 ) -> None:
     """Transfer a pretrained checkpoint to a target domain, train it, and register the result."""
     from recgraft import distributed
+    from recgraft.cli.console import progress as cli_progress
     from recgraft.components import parse_model
     from recgraft.data.loader import load_domain
     from recgraft.data.split import keep_train_fraction, leave_one_out
     from recgraft.plugin_manager import load_plugins
-    from recgraft.progress import Progress
     from recgraft.registry import Registry
     from recgraft.registry.references import validate_name
     from recgraft.run_config import apply_overrides
@@ -116,7 +116,7 @@ def transfer(
         registry = distributed.on_main(lambda: Registry.open(url=registry_url, writable=True))  # fail before training
 
         source_reference, checkpoint = read_checkpoint(registry, reference)
-        progress = Progress(enabled=main)  # on stderr, so --json output stays clean
+        progress = cli_progress(main)  # on stderr, so --json output stays clean
         target = load_domain(data_path, format=data_format, name=domain_name, **loader_options)
         source_domain = None if source_data is None else load_domain(
             source_data, format=source_data_format, **source_loader_options)

@@ -412,3 +412,10 @@ def test_a_pretrain_killed_while_saving_its_resume_file_resumes_from_the_previou
     assert resumed.exit_code == 0, resumed.output
     assert "resumed after epoch 1" in resumed.stderr and json.loads(resumed.stdout)["epochs"] == 3
     assert list(runs_folder.glob("*.tmp")) == []  # the next claim of the run removed it
+
+
+def test_log_lines_off_a_terminal_are_not_wrapped(source_folder: Path) -> None:
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY, "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    first = result.stderr.splitlines()[0]
+    assert len(first) > 80 and first.startswith("pretraining transformer") and first.endswith(" on cpu")
