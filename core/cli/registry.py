@@ -148,11 +148,18 @@ def show(ref: str, registry_url: str | None, as_json: bool) -> None:
     type=click.Choice(["tree", "mermaid", "json"]),
     default="tree",
     show_default=True,
+    help="tree: indented text, REF marked <==; mermaid: a flowchart; json: nodes and edges.",
 )
 @registry_option
 @json_option
 def lineage(ref: str, fmt: str, registry_url: str | None, as_json: bool) -> None:
-    """Ancestors and descendants of REF, with relations, across domains."""
+    """Ancestors and descendants of REF, with relations, across domains.
+
+    \b
+    The tree shows each checkpoint as NAME@N [domain, encoder, strategy], each child under
+    its parent after the relation (the strategy that made it, or 'continued'); "<==" marks
+    REF, the checkpoint asked about.
+    """
     with _open(registry_url) as reg:
         graph = reg.lineage(ref)
     if as_json or fmt == "json":

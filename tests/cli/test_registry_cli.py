@@ -346,3 +346,8 @@ def test_verify_prints_its_summary_on_stdout(reg: Registry) -> None:
     code, out, err = invoke("registry", "verify")
     assert code == 0 and err == ""
     assert out == "2 records checked, 0 missing, 0 mismatched, 0 orphans\n"
+
+
+def test_lineage_help_explains_the_marker_of_the_tree() -> None:
+    code, out, _ = invoke("registry", "lineage", "--help")
+    assert code == 0 and '"<==" marks' in out and "REF, the checkpoint asked about" in " ".join(out.split())
