@@ -29,6 +29,9 @@ from recgraft.errors import DataError
 from recgraft.transfer_model import TransferModel
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from recgraft.data.domain import Domain
     from recgraft.registry import CheckpointRecord, Registry
 
 PairScorer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (B, L), (B, K) -> logits (B, K)
@@ -222,3 +225,60 @@ def load_recommender(
 def load_registered(registry: Registry, record: CheckpointRecord, device: torch.device | str = "cpu") -> Recommender:
     """The recommender of a registered checkpoint: its bytes read and verified, errors naming it."""
     return load_recommender(registry.read_bytes(record), device, record.reference)
+
+
+def domain_histories(model: Recommender, domain: Domain) -> tuple[list[list[int]], int]:
+    """Every user's whole history in ``domain`` (oldest first) as ``model``'s item ids, in user id
+    order (user 1 first), items the model does not know left out (as ``recommend --user`` does);
+    and how many of the domain's items the model does not know."""
+    from recgraft.data.split import time_order
+
+    to_model = model.items.lookup(domain.items.tokens)  # (I_data + 1,): 0 for an unknown item
+    to_model[0] = 0
+    order = time_order(domain)  # by user, then time
+    items = to_model[domain.item_ids[order]]
+    bounds = np.searchsorted(domain.user_ids[order], np.arange(1, domain.num_users + 2))
+    histories = [items[start:end][items[start:end] > 0].tolist() for start, end in zip(bounds[:-1], bounds[1:], strict=True)]
+    return histories, int((to_model[1:] == 0).sum())
+
+
+def recommend_all(
+    model: Recommender, domain: Domain, k: int = 10, batch_size: int = 256, exclude_history: bool = True,
+    on_batch: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """The top ``k`` items of every user of ``domain``, after their whole history there: a frame
+    with columns ``user``, ``rank`` (1 first), ``item`` (tokens) and ``score``.
+
+    Users go through the model's one scorer (:func:`score_histories`, :func:`top_items`)
+    ``batch_size`` at a time, so each row equals what :meth:`Recommender.recommend` gives that
+    user's history; ``on_batch(users_done)`` is called after each batch (for a progress bar).
+    """
+    import pandas as pd
+
+    if k < 1 or batch_size < 1:
+        raise DataError(f"k and batch_size must be at least 1 (got k={k}, batch_size={batch_size})")
+    histories, _ = domain_histories(model, domain)
+    users: list[np.ndarray] = []
+    ranks: list[np.ndarray] = []
+    items: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    for start in range(0, len(histories), batch_size):
+        chunk = histories[start : start + batch_size]
+        batch_scores = score_histories(model.score, chunk, model.max_length, model.device, model.padding_invariant)
+        for row, top in enumerate(top_items(batch_scores, chunk, k, exclude_history)):
+            users.append(np.full(len(top), start + row + 1, dtype=np.int64))
+            ranks.append(np.arange(1, len(top) + 1, dtype=np.int64))
+            items.append(np.asarray([i for i, _ in top], dtype=np.int64))
+            scores.append(np.asarray([v for _, v in top], dtype=np.float64))
+        if on_batch is not None:
+            on_batch(len(chunk))
+
+    def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+    return pd.DataFrame({
+        "user": domain.users.tokens[joined(users, np.int64)].astype(object),
+        "rank": joined(ranks, np.int64),
+        "item": model.items.tokens[joined(items, np.int64)].astype(object),
+        "score": joined(scores, np.float64),
+    })

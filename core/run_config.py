@@ -2,12 +2,14 @@
 
 A file holds an ``[encoder]`` table (the encoder's Config fields) and a ``[train]`` table
 (TrainConfig fields). ``--set section.key=value`` sets one field; a bare ``key`` goes to the
-section that has such a field. Values are parsed as JSON when they can be (numbers,
+section that has such a field. A key no section has is a ConfigError that suggests the
+closest ``section.field`` names (difflib), each of which ``--set`` accepts. Values are parsed as JSON when they can be (numbers,
 booleans, lists), else kept as text. Validation happens later, against the models.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import tomllib
 from collections.abc import Iterable
@@ -71,11 +73,32 @@ def apply_overrides(
         section, dot, field = key.partition(".")
         if not dot:
             owners = [name for name, model in models.items() if key in model.model_fields]
-            if len(owners) != 1:
-                where = "no" if not owners else "several"
-                raise ConfigError(f"--set {key}: {where} section has that field; write section.{key} ({', '.join(models)})")
+            if len(owners) > 1:
+                choices = " or ".join(f"{owner}.{key}" for owner in owners)
+                raise ConfigError(f"--set {key}: several sections have that field; write {choices}")
+            if not owners:
+                raise ConfigError(f"--set {key}: no section has that field; {_suggest(key, models)}")
             section, field = owners[0], key
-        if section not in models:
-            raise ConfigError(f"--set {key}: unknown section {section!r} (expected: {', '.join(models)})")
+        elif section not in models:
+            raise ConfigError(f"--set {key}: unknown section {section!r} (expected: {', '.join(models)}); "
+                              f"{_suggest(key, models)}")
+        elif field not in models[section].model_fields:
+            raise ConfigError(f"--set {key}: section {section} has no field {field!r}; {_suggest(key, models)}")
         sections.setdefault(section, {})[field] = value
     return sections
+
+
+def _suggest(key: str, models: dict[str, type[BaseModel]]) -> str:
+    """``did you mean encoder.embedding_dim?``: the ``section.field`` names closest to ``key``
+    (bare or dotted), or every name when none is close. Each one names a real field."""
+    names = [f"{section}.{field}" for section, model in models.items() for field in model.model_fields]
+    field = key.rpartition(".")[2]
+    by_field = difflib.get_close_matches(field, [name.partition(".")[2] for name in names], n=3, cutoff=0.7)
+    close = [name for name in names if name.partition(".")[2] in by_field]
+    close.sort(key=lambda name: by_field.index(name.partition(".")[2]))
+    if "." in key:
+        close += difflib.get_close_matches(key, names, n=3, cutoff=0.7)
+    close = list(dict.fromkeys(close))[:3]
+    if close:
+        return f"did you mean {' or '.join(close)}?"
+    return f"the fields are {', '.join(names)}" if names else "no section has any field"

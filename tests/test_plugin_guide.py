@@ -117,3 +117,35 @@ def test_the_guide_strategy_and_head_transfer_end_to_end(guide_plugin: dict[str,
     pairs = tmp_path / "events.pairs"
     pairs.write_text("u1 i1\nu1 i2\nu2 i1\n")
     assert load_domain(pairs).num_interactions == 3
+
+
+def test_the_guide_lineage_example_is_what_registry_lineage_prints(
+    guide_plugin: dict[str, object], tmp_path: Path
+) -> None:
+    """The guide's example (the example package's ``bag`` encoder and ``embeddings-only``
+    strategy) printed by ``recgraft registry lineage`` for the guide's own encoder and strategy."""
+    import dataclasses
+
+    from click.testing import CliRunner
+
+    from recgraft.cli import build_cli
+    from recgraft.data.synthetic import synthetic_domains
+    from recgraft.pretrain import pretrain
+    from recgraft.registry import Registry
+    from recgraft.transfer import Transfer
+
+    example = re.search(r"shows up as\n\n((?:    .*\n)+)", GUIDE)
+    assert example is not None
+    expected = "".join(line[4:] + "\n" for line in example.group(1).splitlines())
+    expected = expected.replace("embeddings-only", "adapted").replace("bag", "windowmean")
+    source, target = synthetic_domains(num_users=(80, 40), num_items=(40, 30), interactions_per_user=(10, 8), seed=0)
+    source, target = dataclasses.replace(source, name="ml-1m"), dataclasses.replace(target, name="ml-100k")
+    registry = Registry.open()
+    pretrained = pretrain(source, "windowmean", {"embedding_dim": 8, "max_length": 8}, {"epochs": 1}, device="cpu")
+    parent = pretrained.register(registry)
+    transfer = Transfer.from_checkpoint(registry, parent.reference, strategy="adapted", head="cosine",
+                                        extractor="with-last-item")
+    transfer.fit(target, {"epochs": 1}, device="cpu").register(registry)
+    result = CliRunner().invoke(build_cli(), ["registry", "lineage", "ml-1m-windowmean"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == expected

@@ -32,7 +32,8 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     """Evaluate checkpoint REF (pretrained or transferred) on the leave-one-out split of --data.
 
     Items are matched to the checkpoint's by token; test metrics are broken down by the
-    length of each user's history (1-5, 6-20, 21-50, >50).
+    length of each user's history (1-5, 6-20, 21-50, >50); a length group with no users shows
+    ``-`` for its metrics (null with --json), not zeros.
     """
     from recgraft.data.loader import load_domain
     from recgraft.data.split import leave_one_out, require_evaluated_users
@@ -49,7 +50,8 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     model = load_registered(registry, record, resolve_device(device))
     valid = model.evaluate(split, "valid")
     test = model.evaluate(split, "test", breakdown=True)
-    breakdown = test.pop("by_history_length")
+    breakdown = [row if row["users"] else {k: (v if k in ("bucket", "users") else None) for k, v in row.items()}
+                 for row in test.pop("by_history_length")]  # no users: no metrics, not zeros
     payload: dict[str, Any] = {
         "checkpoint": record.reference,
         "kind": model.kind,
@@ -70,7 +72,13 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
                                            for k, v in test["binary"].items() if k != "count"))
     click.echo("  by history length (test):")
     for row in breakdown:
-        click.echo(f"    {row['bucket']:>6}  users {row['users']:6,}  HR@10 {row['hr@10']:.4f}  NDCG@10 {row['ndcg@10']:.4f}")
+        click.echo(f"    {row['bucket']:>6}  users {row['users']:6,}  HR@10 {_metric(row['hr@10'])}  "
+                   f"NDCG@10 {_metric(row['ndcg@10'])}")
+
+
+def _metric(value: float | None) -> str:
+    """A metric as printed: four decimals, or ``-`` (as wide) when there is none."""
+    return "-".ljust(6) if value is None else f"{value:.4f}"
 
 
 commands = [evaluate]

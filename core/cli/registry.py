@@ -156,13 +156,20 @@ def show(ref: str, registry_url: str | None, checkpoint_store: str | None, as_js
     type=click.Choice(["tree", "mermaid", "json"]),
     default="tree",
     show_default=True,
+    help="tree: indented text, REF marked <==; mermaid: a flowchart; json: nodes and edges.",
 )
 @registry_option
 @json_option
 def lineage(
     ref: str, fmt: str, registry_url: str | None, checkpoint_store: str | None, as_json: bool
 ) -> None:
-    """Ancestors and descendants of REF, with relations, across domains."""
+    """Ancestors and descendants of REF, with relations, across domains.
+
+    \b
+    The tree shows each checkpoint as NAME@N [domain, encoder, strategy], each child under
+    its parent after the relation (the strategy that made it, or 'continued'); "<==" marks
+    REF, the checkpoint asked about.
+    """
     with _open(registry_url, checkpoint_store) as reg:
         graph = reg.lineage(ref)
     if as_json or fmt == "json":
@@ -178,7 +185,11 @@ def lineage(
 def verify(
     clean: bool, registry_url: str | None, checkpoint_store: str | None, as_json: bool
 ) -> None:
-    """Check every checkpoint file's size and sha256; find orphan files."""
+    """Check every checkpoint file's size and sha256; find orphan files.
+
+    Prints each problem and a summary on stdout (--json: one object with ``ok``); exits 1
+    when problems remain.
+    """
     # --clean on a missing database would take every file in the store for an orphan.
     with _open(registry_url, checkpoint_store, empty_if_missing=not clean) as reg:
         report = reg.verify(clean=clean)
@@ -195,8 +206,7 @@ def verify(
         click.echo(
             f"{report.checked} records checked, {len(report.missing)} missing, "
             f"{len(report.mismatched)} mismatched, {len(report.orphans)} orphans"
-            + (f" ({len(removed)} removed)" if clean else ""),
-            err=True,
+            + (f" ({len(removed)} removed)" if clean else "")
         )
     if not report.ok:
         raise SystemExit(1)

@@ -16,7 +16,10 @@ class Progress:
         if enabled:
             from rich.console import Console
 
-            self._console = Console(stderr=True)
+            # Off a terminal (a pipe, a file, a CI log) rich would hard-wrap each line at 80
+            # columns, mid-sentence: there one message stays one line.
+            console = Console(stderr=True)
+            self._console = console if console.is_terminal else Console(stderr=True, soft_wrap=True)
 
     def log(self, message: str) -> None:
         if self._console is not None:

@@ -42,7 +42,7 @@ def test_evaluate_json_of_a_nan_model_is_strict_json_with_metrics_in_0_1(tmp_pat
         for key, value in payload["metrics"][stage].items():
             if key.split("@")[0] in ("hr", "ndcg", "mrr", "recall"):
                 assert value == 0.0, (stage, key)  # NaN scores rank last: no credit
-    assert all(row["ndcg@10"] == 0.0 for row in payload["by_history_length"])
+    assert all(row["ndcg@10"] == 0.0 for row in payload["by_history_length"] if row["users"])
 
 
 def test_json_output_refuses_non_finite_numbers() -> None:
@@ -50,3 +50,29 @@ def test_json_output_refuses_non_finite_numbers() -> None:
 
     with pytest.raises(ValueError, match="JSON"):
         echo_json({"ndcg@10": float("inf")})
+
+
+@pytest.fixture
+def short_histories(tmp_path: Path) -> Path:
+    """A registered checkpoint ``tiny`` and a domain whose users all have short histories
+    (so the longer history-length groups are empty)."""
+    domain, _ = synthetic_domains(num_users=(60, 20), num_items=(40, 30), seed=5)
+    trained = pretrain(domain, "transformer", {"embedding_dim": 8, "max_length": 8, "num_heads": 1},
+                       {"epochs": 1}, device="cpu")
+    trained.register(Registry.open(), name="tiny")
+    return write_atomic_files(domain, tmp_path / "data")
+
+
+def test_evaluate_json_gives_null_metrics_for_an_empty_history_length_group(short_histories: Path) -> None:
+    result = CliRunner().invoke(build_cli(), ["evaluate", "tiny", "--data", str(short_histories), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["bucket"]: row for row in _strict(result.stdout)["by_history_length"]}  # type: ignore[index]
+    assert rows[">50"] == {"bucket": ">50", "users": 0, "hr@10": None, "ndcg@10": None}
+    assert any(row["users"] and row["hr@10"] is not None for row in rows.values())
+
+
+def test_evaluate_text_shows_a_dash_for_an_empty_history_length_group(short_histories: Path) -> None:
+    result = CliRunner().invoke(build_cli(), ["evaluate", "tiny", "--data", str(short_histories)])
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.stdout.splitlines() if line.strip().startswith(">50"))
+    assert line.split() == [">50", "users", "0", "HR@10", "-", "NDCG@10", "-"]

@@ -73,6 +73,16 @@ def test_bad_settings_are_one_line_and_exit_2(source_folder: Path, args: list[st
     assert Registry.open().list() == []
 
 
+def test_a_misspelt_set_key_suggests_the_field_and_the_suggestion_runs(source_folder: Path) -> None:
+    cli = build_cli()
+    misspelt = CliRunner().invoke(cli, ["pretrain", "--data", str(source_folder), "--set", "embeding_dim=8"])
+    assert misspelt.exit_code == 2
+    assert "--set embeding_dim: no section has that field; did you mean encoder.embedding_dim?" in misspelt.stderr
+    fixed = [arg.replace("embedding_dim=", "encoder.embedding_dim=") for arg in TINY]
+    result = CliRunner().invoke(cli, ["pretrain", "--data", str(source_folder), *fixed, "--epochs", "1", "--json"])
+    assert result.exit_code == 0, result.output
+
+
 @pytest.mark.parametrize("seed", [str(2**63), str(2**70), "-1"])
 def test_seed_beyond_what_torch_and_numpy_take_is_refused_at_parsing(source_folder: Path, seed: str) -> None:
     result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), "--seed", seed])
@@ -402,3 +412,10 @@ def test_a_pretrain_killed_while_saving_its_resume_file_resumes_from_the_previou
     assert resumed.exit_code == 0, resumed.output
     assert "resumed after epoch 1" in resumed.stderr and json.loads(resumed.stdout)["epochs"] == 3
     assert list(runs_folder.glob("*.tmp")) == []  # the next claim of the run removed it
+
+
+def test_log_lines_off_a_terminal_are_not_wrapped(source_folder: Path) -> None:
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY, "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    first = result.stderr.splitlines()[0]
+    assert len(first) > 80 and first.startswith("pretraining transformer") and first.endswith(" on cpu")

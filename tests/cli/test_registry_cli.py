@@ -340,3 +340,14 @@ def test_a_home_that_is_a_regular_file_is_one_line(
     code, out, err = invoke("registry", *command)
     assert code == 2 and out == "" and err.count("\n") == 1
     assert f"the recgraft home {home} (RECGRAFT_HOME) is not a folder" in err
+
+
+def test_verify_prints_its_summary_on_stdout(reg: Registry) -> None:
+    code, out, err = invoke("registry", "verify")
+    assert code == 0 and err == ""
+    assert out == "2 records checked, 0 missing, 0 mismatched, 0 orphans\n"
+
+
+def test_lineage_help_explains_the_marker_of_the_tree() -> None:
+    code, out, _ = invoke("registry", "lineage", "--help")
+    assert code == 0 and '"<==" marks' in out and "REF, the checkpoint asked about" in " ".join(out.split())

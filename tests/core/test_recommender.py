@@ -20,6 +20,7 @@ from recgraft.pretrain import pretrain
 from recgraft.recommender import (
     Recommender,
     load_recommender,
+    recommend_all,
     recommend_items,
     score_histories,
     top_items,
@@ -94,3 +95,23 @@ def test_items_without_a_finite_score_are_never_recommended() -> None:
     assert [item for item, _ in top] == ["b", "d"]  # not a (NaN), c (inf), e (history)
     assert all(math.isfinite(score) for _, score in top)
 
+
+
+def test_recommend_all_equals_recommend_for_each_user_of_a_domain_with_unknown_items() -> None:
+    from recgraft.data.split import time_order
+
+    source, target = synthetic_domains(num_users=(60, 20), num_items=(40, 30), seed=5)  # items partly shared
+    trained = pretrain(source, "transformer", {"embedding_dim": 8, "max_length": 8, "num_heads": 1},
+                       {"epochs": 1}, device="cpu")
+    model = load_recommender(trained.to_bytes())
+    table = recommend_all(model, target, k=4, batch_size=7)
+    assert list(table.columns) == ["user", "rank", "item", "score"]
+    order = time_order(target)
+    for uid in range(1, target.num_users + 1):
+        tokens = [target.items.token(int(i)) for i in target.item_ids[order][target.user_ids[order] == uid]]
+        known = [t for t in tokens if model.items.lookup([t])[0] > 0]
+        expected = model.recommend(known, k=4, strict=True)
+        rows = table[table["user"] == target.users.token(uid)]
+        assert rows["rank"].tolist() == list(range(1, len(expected) + 1))
+        assert rows["item"].tolist() == [item for item, _ in expected]
+        assert rows["score"].tolist() == pytest.approx([score for _, score in expected], abs=1e-5)
