@@ -143,8 +143,7 @@ def test_the_guide_lineage_example_is_what_registry_lineage_prints(
     registry = Registry.open()
     pretrained = pretrain(source, "windowmean", {"embedding_dim": 8, "max_length": 8}, {"epochs": 1}, device="cpu")
     parent = pretrained.register(registry)
-    transfer = Transfer.from_checkpoint(registry, parent.reference, strategy="adapted", head="cosine",
-                                        extractor="with-last-item")
+    transfer = Transfer.from_checkpoint(registry, parent.reference, strategy="adapted")  # default head, extractor
     transfer.fit(target, {"epochs": 1}, device="cpu").register(registry)
     result = CliRunner().invoke(build_cli(), ["registry", "lineage", "ml-1m-windowmean"])
     assert result.exit_code == 0, result.output

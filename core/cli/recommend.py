@@ -118,7 +118,7 @@ def _recommend_all(reference: str, data_path: Path, out_path: Path, force: bool,
     import importlib.util
 
     from recgraft.errors import ConfigError, DataError
-    from recgraft.registry.files import check_output_path, write_file_atomically
+    from recgraft.registry.files.base import check_output_path, write_file_atomically
 
     kind = OUT_FORMATS.get(out_path.suffix.lower())
     if kind is None:
