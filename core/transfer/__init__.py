@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from recgraft.checkpoint.modules import transfer_model_from_checkpoint as model_from_contents
 from recgraft.transfer.baseline import ScratchComparison, compare_with_scratch, relative_gain
-from recgraft.transfer.pipeline import KIND, SourceModel, Transfer, TransferResult, default_name, source_windows
+from recgraft.transfer.pipeline import (
+    KIND,
+    SourceModel,
+    Transfer,
+    TransferResult,
+    default_name,
+    source_windows,
+)
 
 __all__ = [
     "KIND",
