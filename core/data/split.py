@@ -345,6 +345,17 @@ def make_split(domain: Domain, spec: str | SplitSpec | None = None, seed: int = 
     return split_from_parts(domain, part, str(parsed))
 
 
+def resolve_split(data: Domain | Split, spec: str | SplitSpec | None = None, seed: int = 0) -> Split:
+    """``data`` itself when it is already a split (``spec``, if given, must be its own), else
+    ``make_split(data, spec, seed)``: what the pipelines' ``split=`` argument goes through."""
+    if isinstance(data, Split):
+        if spec is not None and str(parse_split(spec)) != data.spec:
+            raise ConfigError(f"split {str(parse_split(spec))!r} was asked for, but the data given is "
+                              f"already split by {data.spec!r}")
+        return data
+    return make_split(data, spec, seed)
+
+
 def require_evaluated_users(split: Split) -> None:
     """DataError when no user can be evaluated: a run on such data would report metrics over nobody."""
     if len(split.evaluated_users("test")) > 0:

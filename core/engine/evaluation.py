@@ -9,7 +9,7 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
-from recgraft.data.split import LeaveOneOutSplit, Sequences
+from recgraft.data.split import Sequences, Split
 from recgraft.engine.batching import padded_histories
 from recgraft.engine.metrics import (
     RankingMetrics,
@@ -41,7 +41,7 @@ TRIMMED_BATCH_POSITIONS = 12_800
 
 def rank_held_out(
     scorer: Scorer,
-    split: LeaveOneOutSplit,
+    split: Split,
     stage: Stage,
     max_length: int,
     device: torch.device,
@@ -89,7 +89,7 @@ def rank_held_out(
 
 def rank_targets(
     scorer: Scorer,
-    split: LeaveOneOutSplit,
+    split: Split,
     stage: Stage,
     max_length: int,
     device: torch.device,
@@ -157,7 +157,7 @@ def _history_entries(history: Sequences, users: np.ndarray) -> tuple[torch.Tenso
 
 def evaluate(
     scorer: Scorer,
-    split: LeaveOneOutSplit,
+    split: Split,
     stage: Stage,
     max_length: int,
     device: torch.device,
