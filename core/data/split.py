@@ -100,7 +100,13 @@ class SplitSpec:
     def __str__(self) -> str:
         if not self.shares:
             return self.protocol
-        return f"{self.protocol}:" + ",".join(f"{s:g}" for s in self.shares)
+        return f"{self.protocol}:" + ",".join(_share_text(s) for s in self.shares)
+
+
+def _share_text(share: float) -> str:
+    """The shortest text that reads back as ``share`` (0.8, not 0.8000000000000000444; 1, not 1.0)."""
+    text = repr(float(share))
+    return text.rstrip("0").rstrip(".") if "." in text and "e" not in text else text
 
 
 def parse_split(spec: str | SplitSpec | None) -> SplitSpec:

@@ -163,7 +163,9 @@ def entries(seq: Sequences) -> list[tuple[int, int]]:
 @pytest.mark.parametrize(
     ("spec", "canonical"),
     [("loo", "loo"), (None, "loo"), (" LOO ", "loo"), ("ratio:0.8,0.1,0.1", "ratio:0.8,0.1,0.1"),
-     ("ratio-time: 0.7, 0.15, 0.15", "ratio-time:0.7,0.15,0.15"), ("temporal:0.8,0.1", "temporal:0.8,0.1")],
+     ("ratio-time: 0.7, 0.15, 0.15", "ratio-time:0.7,0.15,0.15"), ("temporal:0.8,0.1", "temporal:0.8,0.1"),
+     ("ratio:1.0,0,0.0", "ratio:1,0,0"), ("ratio:0.3333333333,0.3333333333,0.3333333334",
+                                           "ratio:0.3333333333,0.3333333333,0.3333333334")],
 )
 def test_parse_split_reads_each_protocol_and_prints_its_canonical_spec(spec: str | None, canonical: str) -> None:
     assert str(parse_split(spec)) == canonical
