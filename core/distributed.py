@@ -325,13 +325,14 @@ class ProcessShard:
         return users[self.rank :: self.world_size]
 
     def gather(self, ranks: torch.Tensor, total: int) -> torch.Tensor:
-        """Every process's target ranks (each from :meth:`select`) in the order of all ``total`` users."""
+        """Every process's target ranks (each from :meth:`select`; (n,) or (n, T), T alike in
+        every process) in the order of all ``total`` users."""
         per_process = -(-total // self.world_size)
-        padded = torch.full((per_process,), -1, dtype=torch.long, device=_collective_device())
+        padded = torch.full((per_process, *ranks.shape[1:]), -1, dtype=torch.long, device=_collective_device())
         padded[: len(ranks)] = ranks.to(padded.device)
         parts = [torch.empty_like(padded) for _ in range(self.world_size)]
         _collective(dist.all_gather, parts, padded)
-        out = torch.empty(total, dtype=torch.long)
+        out = torch.empty((total, *ranks.shape[1:]), dtype=torch.long)
         for index, part in enumerate(parts):
             count = len(range(index, total, self.world_size))
             out[index :: self.world_size] = part[:count].cpu()

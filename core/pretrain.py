@@ -19,11 +19,12 @@ from recgraft.checkpoint import text_columns, to_bytes, training_provenance
 from recgraft.components import parse_model
 from recgraft.data.domain import Domain
 from recgraft.data.split import (
-    LeaveOneOutSplit,
+    Split,
+    SplitSpec,
     Stage,
-    leave_one_out,
     longest_history,
     require_evaluated_users,
+    resolve_split,
 )
 from recgraft.encoder import Encoder
 from recgraft.engine.batching import NextItemExamples, example_batches, next_item_examples
@@ -48,7 +49,7 @@ class PretrainedEncoder:
 
     encoder: Encoder
     encoder_name: str
-    split: LeaveOneOutSplit
+    split: Split
     train_config: TrainConfig
     result: TrainResult
     test: dict[str, Any]
@@ -67,6 +68,7 @@ class PretrainedEncoder:
         metadata = {
             "components": {"encoder": component_spec("encoder", self.encoder_name, self.encoder.config.model_dump())},
             "domain": self.domain.name,
+            "split": self.split.spec,
             "train": self.train_config.model_dump(),
             "item_features": text_columns(self.domain.item_features),
             **training_provenance(self.device, precision_for(self.device)),
@@ -93,7 +95,7 @@ class PretrainedEncoder:
             dataset_fingerprint=self.domain.fingerprint(),
             **training_provenance(self.device, precision_for(self.device)),
             parents=parents,
-            extra={"epochs": self.result.epochs, "best_epoch": self.result.best_epoch,
+            extra={"split": self.split.spec, "epochs": self.result.epochs, "best_epoch": self.result.best_epoch,
                    "seconds": round(self.result.seconds, 2), "parameters": self.encoder.num_parameters(),
                    **processes},
         )
@@ -105,7 +107,7 @@ def build_encoder(name: str, config: Mapping[str, Any] | None, num_items: int) -
     return encoder
 
 
-def evaluate_encoder(encoder: Encoder, split: LeaveOneOutSplit, stage: Stage, device: torch.device,
+def evaluate_encoder(encoder: Encoder, split: Split, stage: Stage, device: torch.device,
                      batch_size: int = 512) -> dict[str, Any]:
     """Full-ranking metrics of ``encoder`` on ``stage`` (split across processes under torchrun)."""
     encoder.eval()
@@ -121,7 +123,7 @@ class PretrainingPhase(Phase):
     with ``parallel`` (DDP) gets its gradients averaged at its optimisers instead.
     """
 
-    def __init__(self, encoder: Encoder, split: LeaveOneOutSplit, train: TrainConfig, device: torch.device,
+    def __init__(self, encoder: Encoder, split: Split, train: TrainConfig, device: torch.device,
                  objective: PretrainingObjective | None = None, examples: NextItemExamples | None = None) -> None:
         self.module, self.split, self.train, self.device = encoder.to(device), split, train, device
         self.encoder = encoder
@@ -162,7 +164,7 @@ class PretrainingPhase(Phase):
         self.objective.load_state_dict(state["objective"])
 
 
-def fit(encoder: Encoder, split: LeaveOneOutSplit, train: TrainConfig, device: torch.device,
+def fit(encoder: Encoder, split: Split, train: TrainConfig, device: torch.device,
         objective: PretrainingObjective | None = None, examples: NextItemExamples | None = None,
         resume_path: Path | None = None, progress: Progress | None = None,
         on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
@@ -173,36 +175,40 @@ def fit(encoder: Encoder, split: LeaveOneOutSplit, train: TrainConfig, device: t
 
 
 def pretrain(
-    domain: Domain | LeaveOneOutSplit,
+    domain: Domain | Split,
     encoder: str | Encoder = "transformer",
     encoder_config: Mapping[str, Any] | None = None,
     train: TrainConfig | Mapping[str, Any] | None = None,
     device: str = "auto",
     progress: bool | Progress = False,
     resume: Path | None = None,
+    split: str | SplitSpec | None = None,
 ) -> PretrainedEncoder:
     """Pretrain an encoder with its own objective; choose the epoch on validation, report test.
 
+    ``split`` names the evaluation protocol (``loo``, the default; ``ratio:0.8,0.1,0.1``,
+    ``ratio-time:...``, ``temporal:0.8,0.1``; see :func:`recgraft.data.split.parse_split`),
+    made from ``domain`` with the train config's seed; ``domain`` may be a split already.
     Under torchrun, inside :func:`recgraft.distributed.session`, the processes train together
     and progress shows on rank 0 only.
     """
     train_config = parse_model("train config", TrainConfig, train)
-    split = domain if isinstance(domain, LeaveOneOutSplit) else leave_one_out(domain)
-    require_evaluated_users(split)
+    data = resolve_split(domain, split, train_config.seed)
+    require_evaluated_users(data)
     torch_device = resolve_device(device)
     seed_everything(train_config.seed)
     if isinstance(encoder, Encoder):
         name, config = catalog().name_of("encoder", encoder), encoder.config
     else:
         name, config = encoder, catalog().config("encoder", encoder, encoder_config)
-    check_memory(f"encoder '{name}'", config, split.domain.num_items, longest_history(split),
+    check_memory(f"encoder '{name}'", config, data.domain.num_items, longest_history(data),
                  train_config, torch_device)  # before building a model that may not fit
-    model = encoder if isinstance(encoder, Encoder) else build_encoder(name, config, split.domain.num_items)
+    model = encoder if isinstance(encoder, Encoder) else build_encoder(name, config, data.domain.num_items)
     reporter = progress if isinstance(progress, Progress) else Progress(enabled=progress and distributed.is_main_process())
     reporter.log(
-        f"pretraining {name} ({model.num_parameters():,} parameters) on {split.domain.name} "
-        f"({split.domain.num_users:,} users, {split.domain.num_items:,} items) on {torch_device}"
+        f"pretraining {name} ({model.num_parameters():,} parameters) on {data.domain.name} "
+        f"({data.domain.num_users:,} users, {data.domain.num_items:,} items) on {torch_device}"
     )
-    result = fit(model, split, train_config, torch_device, resume_path=resume, progress=reporter)
-    test = evaluate_encoder(model, split, "test", torch_device, train_config.eval_batch_size)
-    return PretrainedEncoder(model, name, split, train_config, result, test, torch_device)
+    result = fit(model, data, train_config, torch_device, resume_path=resume, progress=reporter)
+    test = evaluate_encoder(model, data, "test", torch_device, train_config.eval_batch_size)
+    return PretrainedEncoder(model, name, data, train_config, result, test, torch_device)

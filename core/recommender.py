@@ -20,7 +20,7 @@ import torch
 from recgraft.checkpoint import CheckpointContents, from_bytes
 from recgraft.checkpoint.modules import model_from_checkpoint
 from recgraft.data.domain import Vocabulary
-from recgraft.data.split import LeaveOneOutSplit, Stage
+from recgraft.data.split import Split, Stage
 from recgraft.engine.batching import padded_histories
 from recgraft.engine.evaluation import evaluate
 from recgraft.engine.metrics import binary_metrics
@@ -133,7 +133,7 @@ def remap_scorer(score: Scorer, model_items: Vocabulary, data_items: Vocabulary,
 
 @torch.no_grad()
 def binary_evaluation(
-    pair_logits: PairScorer, split: LeaveOneOutSplit, stage: Stage, max_length: int, device: torch.device,
+    pair_logits: PairScorer, split: Split, stage: Stage, max_length: int, device: torch.device,
     seed: int = 0, batch_size: int = 1024,
 ) -> dict[str, float | None]:
     """Accuracy, precision, recall, F1 and AUC of "will the user take this item": each evaluated
@@ -194,7 +194,7 @@ class Recommender:
         return [[(self.items.token(i), s) for i, s in row] for row in top_items(scores, histories, k, exclude_history)]
 
     def evaluate(
-        self, split: LeaveOneOutSplit, stage: Stage = "test", breakdown: bool = False, batch_size: int = 1024
+        self, split: Split, stage: Stage = "test", breakdown: bool = False, batch_size: int = 1024
     ) -> dict[str, Any]:
         """Full-ranking metrics on ``split`` (translated to this model's items when they differ)."""
         score, unknown = remap_scorer(self.score, self.items, split.domain.items, self.device)

@@ -14,6 +14,7 @@ from recgraft.cli.options import (
     loader_options,
     registry_option,
     seed_option,
+    split_option,
 )
 
 
@@ -23,20 +24,22 @@ from recgraft.cli.options import (
 @loader_options()
 @click.option("--domain", "domain_name", default=None, help="Domain name (default: the data's).")
 @device_option
-@seed_option("Seeds the sampled negatives of binary metrics.")
+@seed_option("Seeds the ratio split and the sampled negatives of binary metrics.")
+@split_option()
 @registry_option
 @json_option
 def evaluate(reference: str, data_path: Path, data_format: str | None, loader_options: dict[str, Any], domain_name: str | None,
-             device: str, seed: int, registry_url: str | None,
+             device: str, seed: int, split: str, registry_url: str | None,
         checkpoint_store: str | None, as_json: bool) -> None:
-    """Evaluate checkpoint REF (pretrained or transferred) on the leave-one-out split of --data.
+    """Evaluate checkpoint REF (pretrained or transferred) on the --split of --data (default:
+    leave-one-out; give a ratio split the seed it was trained with to see the same parts).
 
     Items are matched to the checkpoint's by token; test metrics are broken down by the
     length of each user's history (1-5, 6-20, 21-50, >50); a length group with no users shows
     ``-`` for its metrics (null with --json), not zeros.
     """
     from recgraft.data.loader import load_domain
-    from recgraft.data.split import leave_one_out, require_evaluated_users
+    from recgraft.data.split import make_split, require_evaluated_users
     from recgraft.engine.device import resolve_device, seed_everything
     from recgraft.recommender import load_registered
     from recgraft.registry import Registry
@@ -44,18 +47,19 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     registry = Registry.open(url=registry_url, store=checkpoint_store, create=False)  # a read: never creates one
     record = registry.resolve(reference)
     domain = load_domain(data_path, format=data_format, **loader_options, name=domain_name)
-    split = leave_one_out(domain)
-    require_evaluated_users(split)  # metrics over nobody are no metrics
+    data = make_split(domain, split, seed)
+    require_evaluated_users(data)  # metrics over nobody are no metrics
     seed_everything(seed)
     model = load_registered(registry, record, resolve_device(device))
-    valid = model.evaluate(split, "valid")
-    test = model.evaluate(split, "test", breakdown=True)
+    valid = model.evaluate(data, "valid")
+    test = model.evaluate(data, "test", breakdown=True)
     breakdown = [row if row["users"] else {k: (v if k in ("bucket", "users") else None) for k, v in row.items()}
                  for row in test.pop("by_history_length")]  # no users: no metrics, not zeros
     payload: dict[str, Any] = {
         "checkpoint": record.reference,
         "kind": model.kind,
         "domain": domain.name,
+        "split": data.spec,
         "unknown_items": test.pop("unknown_items"),
         "metrics": {"valid": {k: v for k, v in valid.items() if k != "unknown_items"}, "test": test},
         "by_history_length": breakdown,

@@ -97,6 +97,26 @@ def loader_options(prefix: str = "", what: str = "--data") -> Callable[[F], F]:
 
     return decorate
 
+def _parse_split_spec(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The canonical split spec; a bad one is parse_split's one-line ConfigError (exit 2)."""
+    from recgraft.data.split import parse_split
+
+    return str(parse_split(value))
+
+
+def split_option(help: str = "Evaluation protocol") -> Callable[[F], F]:
+    """``--split SPEC``: loo (default), ratio:0.8,0.1,0.1, ratio-time:0.8,0.1,0.1 or temporal:0.8,0.1.
+
+    The command gets ``split`` as the canonical spec (``recgraft.data.split.parse_split``).
+    """
+    return click.option(
+        "--split", "split", default="loo", show_default=True, metavar="SPEC", callback=_parse_split_spec,
+        help=f"{help}: loo (leave-one-out by time), ratio:TRAIN,VALID,TEST (per user, random, by --seed), "
+        "ratio-time:TRAIN,VALID,TEST (per user, in time order) or temporal:TRAIN,VALID (one global cut "
+        "by timestamp quantiles).",
+    )
+
+
 #: ``--epochs``: the most epochs a training command runs.
 epochs_option = click.option(
     "--epochs", type=click.IntRange(min=1), default=None, help="Most epochs (early stopping may stop sooner)."

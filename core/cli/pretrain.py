@@ -29,6 +29,7 @@ from recgraft.cli.options import (
     read_checkpoint,
     registry_option,
     seed_option,
+    split_option,
 )
 from recgraft.settings import recgraft_home
 
@@ -68,7 +69,8 @@ def _continued_encoder(registry: Registry | None, reference: str, domain: Domain
 @click.option("--name", default=None, help="Checkpoint name (default: DOMAIN-ENCODER).")
 @epochs_option
 @device_option
-@seed_option()
+@seed_option("Seeds Python, numpy, torch and the ratio split.")
+@split_option()
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
               help="TOML or JSON file with [encoder] and [train] tables.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
@@ -83,7 +85,7 @@ def _continued_encoder(registry: Registry | None, reference: str, domain: Domain
 def pretrain(
     data_path: Path, encoder_name: str | None, data_format: str | None, loader_options: dict[str, Any],
     domain_name: str | None,
-    name: str | None, epochs: int | None, device: str, seed: int, config_file: Path | None,
+    name: str | None, epochs: int | None, device: str, seed: int, split: str, config_file: Path | None,
     overrides: tuple[str, ...], resume: bool, from_reference: str | None, registry_url: str | None,
     checkpoint_store: str | None, as_json: bool,
 ) -> None:
@@ -132,6 +134,7 @@ def pretrain(
         resume_path = _resume_file({  # the same run with any number of processes; another name is another run
             "data": domain.fingerprint(), "domain": domain.name, "encoder": encoder_name, "from": parents,
             "config": encoder_config.model_dump(), "train": train_config.model_dump(),
+            **({"split": split} if split != "loo" else {}),  # loo runs keep the files they had
             "name": name or f"{domain.name}-{encoder_name}", "registry": registry_url,  # the name it registers under
         })
         if main:
@@ -150,7 +153,7 @@ def pretrain(
                            "training from scratch", err=True)
             trained = run_pretrain(
                 domain, encoder, encoder_config, train_config, device=device,
-                progress=Progress(enabled=main), resume=resume_path,
+                progress=Progress(enabled=main), resume=resume_path, split=split,
             )
             distributed.all_finished()
             if not main:
@@ -161,6 +164,7 @@ def pretrain(
     seconds = time.perf_counter() - started
     payload = {
         "checkpoint": record.reference,
+        "split": trained.split.spec,
         "metrics": trained.metrics,
         "epochs": trained.result.epochs,
         "best_epoch": trained.result.best_epoch,

@@ -26,6 +26,7 @@ from recgraft.cli.options import (
     read_checkpoint,
     registry_option,
     seed_option,
+    split_option,
 )
 
 
@@ -50,7 +51,8 @@ def _rounded(metrics: dict[str, Any]) -> dict[str, Any]:
 @click.option("--name", default=None, help="Checkpoint name (default: DOMAIN-ENCODER-STRATEGY, then -EXTRACTOR and -HEAD when they are not global and dot).")
 @epochs_option
 @device_option
-@seed_option("Seeds training and the --train-fraction users.")
+@seed_option("Seeds training, the --train-fraction users and the ratio split.")
+@split_option("The target's evaluation protocol")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a setting: strategy.*, head.*, extractor.*, train.*, e.g. --set encoder_lr_scale=0.1.")
 @click.option("--no-baseline", is_flag=True, help="Skip the scratch baseline.")
@@ -61,14 +63,14 @@ def transfer(
     extractor_name: str | None, align_on: str | None, source_data: Path | None, train_fraction: float,
     data_format: str | None, loader_options: dict[str, Any], source_data_format: str | None,
     source_loader_options: dict[str, Any], domain_name: str | None, name: str | None, epochs: int | None, device: str,
-    seed: int, overrides: tuple[str, ...], no_baseline: bool, registry_url: str | None,
+    seed: int, split: str, overrides: tuple[str, ...], no_baseline: bool, registry_url: str | None,
     checkpoint_store: str | None, as_json: bool,
 ) -> None:
     """Transfer a pretrained checkpoint to a target domain, train it, and register the result."""
     from recgraft import distributed
     from recgraft.components import parse_model
     from recgraft.data.loader import load_domain
-    from recgraft.data.split import keep_train_fraction, leave_one_out
+    from recgraft.data.split import keep_train_fraction, make_split
     from recgraft.engine.config import TrainConfig
     from recgraft.engine.progress import Progress
     from recgraft.plugin_manager import load_plugins
@@ -109,16 +111,16 @@ def transfer(
         target = load_domain(data_path, format=data_format, name=domain_name, **loader_options)
         source_domain = None if source_data is None else load_domain(
             source_data, format=source_data_format, **source_loader_options)
-        split = leave_one_out(target)
+        target_split = make_split(target, split, train_config.seed)
         if train_fraction < 1.0:
-            split = keep_train_fraction(split, train_fraction, seed)
+            target_split = keep_train_fraction(target_split, train_fraction, seed)
         graft = Transfer.from_bytes(
             checkpoint, source_reference, strategy=strategy_name, extractor=extractor_name, head=head_name,
             strategy_config=sections["strategy"], extractor_config=sections["extractor"], head_config=sections["head"],
             align_on=align_on, source_domain=source_domain,
             checkpoints=lambda other: read_checkpoint(registry, other),
         )
-        result = graft.fit(split, train_config, device=device, progress=progress)
+        result = graft.fit(target_split, train_config, device=device, progress=progress)
         if result.alignment.note and main:
             click.echo(f"note: {result.alignment.note}", err=True)
         test = result.evaluate("test")
@@ -126,13 +128,14 @@ def transfer(
             "checkpoint": None,
             "source": source_reference,
             "strategy": strategy_name,
+            "split": target_split.spec,
             "metrics": {"valid": _rounded(result.training.valid), "test": _rounded(test)},
             "zero_shot": {"valid": _rounded(result.training.zero_shot_valid)},
             "best_epoch": result.training.best_epoch,
             "epochs": result.training.epochs,
             **({"chosen_on_validation": result.training.chosen} if result.training.chosen else {}),
             "overlap": result.alignment.report(),
-            "train_users": int(len(split.train_users)),
+            "train_users": int(len(target_split.train_users)),
         }
         extra: dict[str, Any] = {"train_fraction": train_fraction}
         if not no_baseline:

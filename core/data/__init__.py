@@ -9,9 +9,14 @@ from recgraft.data.split import (
     LeaveOneOutSplit,
     RatioSplit,
     Sequences,
+    Split,
+    SplitSpec,
     keep_train_fraction,
     leave_one_out,
+    make_split,
+    parse_split,
     ratio_split,
+    temporal_split,
 )
 from recgraft.data.stats import domain_stats
 from recgraft.data.synthetic import synthetic_domains
@@ -24,6 +29,8 @@ __all__ = [
     "LeaveOneOutSplit",
     "RatioSplit",
     "Sequences",
+    "Split",
+    "SplitSpec",
     "Vocabulary",
     "detect_format",
     "domain_from_tokens",
@@ -33,6 +40,9 @@ __all__ = [
     "keep_train_fraction",
     "leave_one_out",
     "load_domain",
+    "make_split",
+    "parse_split",
     "ratio_split",
     "synthetic_domains",
+    "temporal_split",
 ]

@@ -9,13 +9,13 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
-from recgraft.data.split import LeaveOneOutSplit, Sequences
+from recgraft.data.split import Sequences, Split
 from recgraft.engine.batching import padded_histories
 from recgraft.engine.metrics import (
     RankingMetrics,
     breakdown_by_history_length,
+    held_out_ranks,
     mask_history,
-    target_ranks,
 )
 from recgraft.engine.scoring import Scorer
 
@@ -39,9 +39,9 @@ class UserShard(Protocol):
 TRIMMED_BATCH_POSITIONS = 12_800
 
 
-def rank_targets(
+def rank_held_out(
     scorer: Scorer,
-    split: LeaveOneOutSplit,
+    split: Split,
     stage: Stage,
     max_length: int,
     device: torch.device,
@@ -49,38 +49,60 @@ def rank_targets(
     users: np.ndarray | None = None,
     trim_padding: bool = False,
 ) -> tuple[np.ndarray, torch.Tensor]:
-    """Rank each evaluated user's held-out item among all items, history excluded.
+    """Rank each evaluated user's held-out items of ``stage`` among all items, history excluded.
 
-    With ``trim_padding`` (for encoders whose output ignores left padding) users are
-    batched by history length, each batch is cut to its longest history and holds at most
-    :data:`TRIMMED_BATCH_POSITIONS` positions (more users when histories are short), which
-    skips most of the padding work and keeps tensors cache-sized. On a CPU with several
-    threads, batches run side by side, one thread each (see :func:`_run_side_by_side`).
-    Returns the users and their 0-based ranks (ties count against the target), in the
-    order of ``users``.
+    The history before the stage is excluded from the ranking, the stage's held-out items
+    are not (each is ranked among the others). With ``trim_padding`` (for encoders whose
+    output ignores left padding) users are batched by history length, each batch is cut to
+    its longest history and holds at most :data:`TRIMMED_BATCH_POSITIONS` positions (more
+    users when histories are short), which skips most of the padding work and keeps tensors
+    cache-sized. On a CPU with several threads, batches run side by side, one thread each
+    (see :func:`_run_side_by_side`). Returns the users and their 0-based ranks, (U, T) with
+    T the most held-out items any evaluated user of the stage has (padding -1; ties count
+    against the held-out item), in the order of ``users``.
     """
+    evaluated = split.evaluated_users(stage)
     if users is None:
-        users = split.evaluated_users(stage)
+        users = evaluated
     users = np.asarray(users, dtype=np.int64)
     history = split.history(stage)
-    targets_all = torch.from_numpy(split.targets(stage))
-    ranks = torch.zeros(len(users), dtype=torch.long)
+    held = split.held_out(stage)
+    width = max(int(held.lengths()[evaluated].max(initial=1)), 1)
+    ranks = torch.full((len(users), width), -1, dtype=torch.long)
 
-    @torch.no_grad()  # here, not on rank_targets: worker threads do not inherit the caller's grad mode
+    @torch.no_grad()  # here, not on rank_held_out: worker threads do not inherit the caller's grad mode
     def rank_batch(batch: tuple[np.ndarray, int]) -> None:
         chosen, window = batch
         chunk = users[chosen]
         inputs = padded_histories(history, chunk, window).to(device)
-        targets = targets_all[chunk].to(device)
+        targets = torch.from_numpy(held.padded(chunk, width)).to(device)
         scores = scorer(inputs).float()
         # Exclusion uses the whole history, not only the encoder's window.
         entry_rows, items = _history_entries(history, chunk)
         scores = mask_history(scores, items.to(device), targets, rows=entry_rows.to(device), inplace=True)
-        ranks[torch.from_numpy(chosen)] = target_ranks(scores, targets).cpu()
+        ranks[torch.from_numpy(chosen)] = held_out_ranks(scores, targets).cpu()
 
     batches = _batches(history.lengths()[users], max_length, batch_size, trim_padding)
     _run_side_by_side(rank_batch, batches, torch.get_num_threads() if device.type == "cpu" else 1)
     return users, ranks
+
+
+def rank_targets(
+    scorer: Scorer,
+    split: Split,
+    stage: Stage,
+    max_length: int,
+    device: torch.device,
+    batch_size: int = 1024,
+    users: np.ndarray | None = None,
+    trim_padding: bool = False,
+) -> tuple[np.ndarray, torch.Tensor]:
+    """:func:`rank_held_out` for a split with one held-out item per user (leave-one-out):
+    the users and their (U,) ranks. A ValueError under a split with several."""
+    users, ranks = rank_held_out(scorer, split, stage, max_length, device, batch_size, users, trim_padding)
+    if ranks.shape[1] != 1:
+        raise ValueError(f"split {split.spec!r} holds out several items per user in {stage!r}: use rank_held_out")
+    return users, ranks[:, 0]
 
 
 def _batches(
@@ -135,7 +157,7 @@ def _history_entries(history: Sequences, users: np.ndarray) -> tuple[torch.Tenso
 
 def evaluate(
     scorer: Scorer,
-    split: LeaveOneOutSplit,
+    split: Split,
     stage: Stage,
     max_length: int,
     device: torch.device,
@@ -144,16 +166,17 @@ def evaluate(
     trim_padding: bool = False,
     shard: UserShard | None = None,
 ) -> dict[str, object]:
-    """HR, NDCG and MRR at 5, 10, 20 over the stage's users (and the history-length breakdown).
+    """Hit (``hr``), Recall, Precision, NDCG and MRR at 5, 10, 20 over the stage's users, each
+    ranked on all its held-out items (and the history-length breakdown).
 
     With a ``shard`` (under torchrun) this process ranks its share of the users and the
     ranks of all are gathered, so every process gets the single-process result.
     """
     if shard is None:
-        users, ranks = rank_targets(scorer, split, stage, max_length, device, batch_size, trim_padding=trim_padding)
+        users, ranks = rank_held_out(scorer, split, stage, max_length, device, batch_size, trim_padding=trim_padding)
     else:
         users = split.evaluated_users(stage)
-        _, mine = rank_targets(scorer, split, stage, max_length, device, batch_size, shard.select(users), trim_padding)
+        _, mine = rank_held_out(scorer, split, stage, max_length, device, batch_size, shard.select(users), trim_padding)
         ranks = shard.gather(mine, len(users))
     metrics = RankingMetrics()
     metrics.add(ranks)

@@ -1,12 +1,20 @@
 """Evaluation metrics: full-ranking next-item metrics, sampled ranking, binary metrics.
 
 Next-item protocol (RecBole's sequential one): score every item for each user, mask what the
-user already had before the target with ``mask_history`` (history items and the pad column
-0 become -inf, the target is left alone), take the target's rank with ``target_ranks``, and
-accumulate HR/NDCG/MRR@K in ``RankingMetrics``. Ties are pessimistic: every other item
-scoring at least as high as the target ranks ahead of it, so a constant model gets no credit.
-A NaN score ranks last (a NaN target behind every item), so a diverged model scores 0, never
-1; every metric stays in [0, 1]. Users without a target are simply not added.
+user already had before the stage with ``mask_history`` (history items and the pad column
+0 become -inf, the held-out items are left alone), take each held-out item's rank with
+``target_ranks`` (one per user) or ``held_out_ranks`` (a set per user), and accumulate
+Hit/Recall/Precision/NDCG/MRR@K in ``RankingMetrics``. Ties are pessimistic: every other item
+scoring at least as high as a held-out item ranks ahead of it (other held-out items
+included), so a constant model gets no credit. A NaN score ranks last (a NaN target behind
+every item), so a diverged model scores 0, never 1; every metric stays in [0, 1]. Users
+without a held-out item are simply not added.
+
+With a set T of held-out items per user and 0-based ranks r: Hit@K (``hr@K``) is 1 when any
+r < K; Recall@K is #(r < K) / |T|; Precision@K is #(r < K) / K; NDCG@K is the sum of
+1 / log2(r + 2) over r < K divided by the ideal sum of 1 / log2(i + 2) over i < min(K, |T|);
+MRR@K is 1 / (min r + 1) when min r < K. With one held-out item per user these are HR,
+HR, HR / K, the usual NDCG and MRR.
 """
 
 from __future__ import annotations
@@ -63,41 +71,108 @@ def mask_history(
     scores: Tensor, history: Tensor, targets: Tensor, *, rows: Tensor | None = None, inplace: bool = False
 ) -> Tensor:
     """Exclude each user's ``history`` (as ``exclude_items`` takes it) and the pad item; the
-    target keeps its score."""
-    idx = targets.long().view(-1, 1)
-    kept = scores.gather(1, idx)  # (B, 1)
+    targets keep their scores.
+
+    ``targets`` is (B,), one per user, or (B, T), a 0-padded set per user (the pad stays excluded).
+    """
+    idx = targets.long().view(-1, 1) if targets.dim() == 1 else targets.long()
+    kept = scores.gather(1, idx)  # (B, 1) or (B, T)
     out = exclude_items(scores, history, rows=rows, inplace=inplace)
     out.scatter_(1, idx, kept)
+    if targets.dim() > 1:
+        out[:, 0] = float("-inf")
     return out
 
 
-class RankingMetrics:
-    """Accumulates HR@K (= Recall@K with one target), NDCG@K and MRR@K over users.
+def held_out_ranks(scores: Tensor, targets: Tensor) -> Tensor:
+    """0-based rank of each user's held-out items among all items, ties pessimistic, NaN last.
 
-    ``add`` takes the 0-based target ranks of a batch of users (a negative or NaN rank is a
-    ValueError: it would score above 1); a user without a target is not added. With no user
-    added, every metric is 0.0 and ``users`` is 0.
+    Args:
+        scores: (B, I) item scores; excluded items (history, pad) already set to -inf.
+        targets: (B, T) held-out item ids per user, 0-padded.
+
+    Returns:
+        (B, T) int64: for each held-out item, how many other items (other held-out items
+        included) score >= it, as :func:`target_ranks`; -1 where ``targets`` is padding.
+    """
+    targets = targets.long()
+    if targets.shape[1] == 1:
+        ranks = target_ranks(scores, targets[:, 0]).view(-1, 1)
+    else:
+        scores = nan_last(scores)
+        if scores.device.type == "cpu":  # numpy's row sort is about 8 times torch's on a CPU
+            ascending = torch.from_numpy(np.sort(scores.detach().numpy(), axis=1))
+        else:
+            ascending = scores.sort(dim=1).values
+        target_scores = scores.gather(1, targets).contiguous()
+        at_least = scores.shape[1] - torch.searchsorted(ascending, target_scores, side="left")
+        ranks = at_least - 1
+    return ranks.masked_fill(targets == 0, -1)
+
+
+def per_user_metrics(ranks: Tensor, k: int) -> dict[str, Tensor]:
+    """Hit, Recall, Precision, NDCG and MRR at ``k`` of each user (float64, (B,)).
+
+    ``ranks`` is (B,), one target per user, or (B, T), each user's held-out ranks padded with
+    -1; every row needs at least one rank (see the module docstring for the formulas).
+    """
+    ranks = ranks.detach().to(torch.float64)
+    if ranks.dim() == 1:
+        ranks = ranks.view(-1, 1)
+    present = ranks >= 0
+    relevant = present.sum(dim=1)
+    hits = present & (ranks < k)
+    found = hits.sum(dim=1).to(torch.float64)
+    gains = torch.where(hits, 1.0 / torch.log2(ranks.clamp(min=0) + 2.0), 0.0).sum(dim=1)
+    counted = relevant.clamp(min=1, max=k)  # the ideal ranking's hits: min(k, |T|)
+    width = int(counted.max()) if len(counted) else 1
+    positions = torch.arange(width, dtype=torch.float64, device=ranks.device)
+    ideal = torch.cumsum(1.0 / torch.log2(positions + 2.0), dim=0)[counted - 1]
+    best = torch.where(present, ranks, torch.inf).min(dim=1).values
+    first = best < k
+    return {
+        "hr": first.to(torch.float64),
+        "recall": found / relevant.clamp(min=1),
+        "precision": found / k,
+        "ndcg": gains / ideal,
+        "mrr": torch.where(first, 1.0 / (best + 1.0), 0.0),
+    }
+
+
+METRICS: tuple[str, ...] = ("hr", "ndcg", "mrr", "recall", "precision")
+
+
+class RankingMetrics:
+    """Accumulates Hit@K (``hr``), Recall@K, Precision@K, NDCG@K and MRR@K over users.
+
+    ``add`` takes the 0-based ranks of a batch of users: (B,), one target each (a negative
+    or NaN rank is a ValueError: it would score above 1), or (B, T), each user's held-out
+    ranks padded with -1 (a row of padding only, a user without held-out items, is not
+    added). With no user added, every metric is 0.0 and ``users`` is 0.
     """
 
     def __init__(self, ks: Sequence[int] = KS) -> None:
         self.ks = tuple(ks)
         self.users = 0
-        self.sums: dict[str, float] = {
-            f"{m}@{k}": 0.0 for k in self.ks for m in ("hr", "ndcg", "mrr")
-        }
+        self.sums: dict[str, float] = {f"{m}@{k}": 0.0 for k in self.ks for m in METRICS}
 
     def add(self, ranks: Tensor) -> None:
-        ranks = ranks.detach().reshape(-1).to(torch.float64)
-        if bool((ranks.isnan() | (ranks < 0)).any()):
-            raise ValueError("target ranks must be 0 or more (0 = first)")
-        self.users += int(ranks.numel())
+        ranks = ranks.detach()
+        if ranks.dim() > 1:
+            ranks = ranks.reshape(ranks.shape[0], -1).to(torch.float64)
+            if bool((ranks.isnan() | (ranks < -1)).any()):
+                raise ValueError("held-out ranks must be 0 or more (0 = first), -1 for padding")
+            ranks = ranks[(ranks >= 0).any(dim=1)]
+        else:
+            ranks = ranks.reshape(-1).to(torch.float64)
+            if bool((ranks.isnan() | (ranks < 0)).any()):
+                raise ValueError("target ranks must be 0 or more (0 = first)")
+        self.users += int(ranks.shape[0])
+        if ranks.shape[0] == 0:
+            return
         for k in self.ks:
-            hit = ranks < k
-            self.sums[f"hr@{k}"] += float(hit.sum())
-            self.sums[f"ndcg@{k}"] += float(
-                torch.where(hit, 1.0 / torch.log2(ranks + 2.0), 0.0).sum()
-            )
-            self.sums[f"mrr@{k}"] += float(torch.where(hit, 1.0 / (ranks + 1.0), 0.0).sum())
+            for name, values in per_user_metrics(ranks, k).items():
+                self.sums[f"{name}@{k}"] += float(values.sum())
 
     def merge(self, other: RankingMetrics) -> None:
         """Add another accumulator's users (e.g. from another process)."""
@@ -109,9 +184,8 @@ class RankingMetrics:
         out: dict[str, float] = {}
         n = max(self.users, 1)
         for k in self.ks:
-            for m in ("hr", "ndcg", "mrr"):
-                out[f"{m}@{k}"] = self.sums[f"{m}@{k}"] / n
-            out[f"recall@{k}"] = out[f"hr@{k}"]
+            for m in METRICS:
+                out[f"{m}@{k}"] = self.sums.get(f"{m}@{k}", 0.0) / n
         out["users"] = self.users
         return out
 
@@ -223,29 +297,32 @@ def breakdown_by_history_length(
     """HR@k and NDCG@k per bucket of training-history length (the cold-start view).
 
     Args:
-        ranks: (U,) 0-based target ranks of evaluated users.
+        ranks: (U,) 0-based target ranks of evaluated users, or (U, T) their held-out
+            ranks padded with -1 (per-user values as :func:`per_user_metrics`).
         lengths: (U,) those users' history lengths.
         buckets: inclusive (low, high) ranges, high None for open-ended; labels "1-5", ">50".
 
     Returns:
         one dict per bucket: ``bucket``, ``users``, ``hr@k``, ``ndcg@k`` (0.0 for an empty bucket).
     """
-    r, n = _as_numpy(ranks), _as_numpy(lengths)
+    n = _as_numpy(lengths)
+    if ranks.ndim > 1:
+        per_user = per_user_metrics(torch.as_tensor(ranks), k)
+        hits, gains = per_user["hr"].numpy(), per_user["ndcg"].numpy()
+    else:
+        r = _as_numpy(ranks)
+        hits, gains = (r < k).astype(np.float64), np.where(r < k, 1.0 / np.log2(r + 2.0), 0.0)
     out = []
     for bucket in buckets:
         low, high = bucket
         inside = (n >= low) & (n <= (np.inf if high is None else high))
-        sel = r[inside]
-        hit = sel < k
         users = int(inside.sum())
         out.append(
             {
                 "bucket": bucket_label(bucket),
                 "users": users,
-                f"hr@{k}": float(hit.mean()) if users else 0.0,
-                f"ndcg@{k}": float(np.where(hit, 1.0 / np.log2(sel + 2.0), 0.0).mean())
-                if users
-                else 0.0,
+                f"hr@{k}": float(hits[inside].mean()) if users else 0.0,
+                f"ndcg@{k}": float(gains[inside].mean()) if users else 0.0,
             }
         )
     return out

@@ -34,12 +34,13 @@ from recgraft.checkpoint.modules import TRANSFER_KIND, encoder_from_checkpoint
 from recgraft.components import parse_model
 from recgraft.data.domain import Domain, Vocabulary
 from recgraft.data.split import (
-    LeaveOneOutSplit,
     Sequences,
+    Split,
+    SplitSpec,
     Stage,
-    leave_one_out,
     longest_history,
     require_evaluated_users,
+    resolve_split,
     time_order,
 )
 from recgraft.encoder import Encoder
@@ -192,45 +193,50 @@ class Transfer:
     # --- training ------------------------------------------------------------------------
     def fit(
         self,
-        target: LeaveOneOutSplit | Domain,
+        target: Split | Domain,
         train: TrainConfig | Mapping[str, Any] | None = None,
         device: str | torch.device = "auto",
         progress: bool | Progress = False,
+        split: str | SplitSpec | None = None,
     ) -> TransferResult:
-        """Align, build and train the target model; epochs are chosen on the target's validation split."""
+        """Align, build and train the target model; epochs are chosen on the target's validation split.
+
+        ``split`` names the protocol made from a target domain (``loo``, the default; see
+        :func:`recgraft.data.split.parse_split`), with the train config's seed.
+        """
         train_config = parse_model("train config", TrainConfig, train)
-        split = target if isinstance(target, LeaveOneOutSplit) else leave_one_out(target)
-        require_evaluated_users(split)
+        data = resolve_split(target, split, train_config.seed)
+        require_evaluated_users(data)
         torch_device = device if isinstance(device, torch.device) else resolve_device(device)
-        check_memory(f"transfer of {self.source.encoder_name}", self.source.encoder.config, split.domain.num_items,
-                     longest_history(split), train_config, torch_device)
+        check_memory(f"transfer of {self.source.encoder_name}", self.source.encoder.config, data.domain.num_items,
+                     longest_history(data), train_config, torch_device)
         reporter = progress if isinstance(progress, Progress) else Progress(
             enabled=progress and distributed.is_main_process())
         seed_everything(train_config.seed)
-        alignment = self.align(split.domain)
+        alignment = self.align(data.domain)
         encoder = copy.deepcopy(self.source.encoder).to(torch_device)
-        encoder.resize_items(split.domain.num_items, torch.from_numpy(alignment.source_rows).to(torch_device))
+        encoder.resize_items(data.domain.num_items, torch.from_numpy(alignment.source_rows).to(torch_device))
         others: dict[str, dict[str, Any]] = {}
-        loader = self._pretrained_loader(split.domain, others) if self.checkpoints is not None else None
+        loader = self._pretrained_loader(data.domain, others) if self.checkpoints is not None else None
         context = TransferContext(encoder, self.source.encoder_name, self.extractor, self._make_head,
-                                  split.domain.num_items, loader)
+                                  data.domain.num_items, loader)
         model = self.strategy.build(context)
         source_examples = None
         if self.strategy.source_mix() > 0 and self.source_domain is not None:
             source_examples = source_windows(self.source_domain, alignment, model.max_length)
         reporter.log(
             f"transfer ({self.strategy_name}) of {self.source.encoder_name} from "
-            f"{self.source.reference or self.source.domain or 'memory'} to {split.domain.name}: "
+            f"{self.source.reference or self.source.domain or 'memory'} to {data.domain.name}: "
             f"{alignment.matched:,} of {alignment.target_items:,} target items aligned by {alignment.on} "
-            f"({alignment.share:.0%}); {len(split.train_users):,} training users; {torch_device}"
+            f"({alignment.share:.0%}); {len(data.train_users):,} training users; {torch_device}"
         )
         for other in others.values():
             reporter.log(f"the strategy also reads {other['reference']} ({other['encoder']['name']}"
                          f"{', its architecture only' if other['fresh'] else ''}): {other['alignment']['matched']:,} "
                          f"target items aligned")
-        trained = fit_transfer(model, self.strategy, split, train_config, torch_device,
+        trained = fit_transfer(model, self.strategy, data, train_config, torch_device,
                                source_examples=source_examples, progress=reporter)
-        return TransferResult(self, model, split, alignment, trained, train_config, torch_device, others)
+        return TransferResult(self, model, data, alignment, trained, train_config, torch_device, others)
 
     def _pretrained_loader(self, target: Domain, record: dict[str, dict[str, Any]]) -> PretrainedLoader:
         """What ``TransferContext.pretrained_encoder`` calls: reads another checkpoint, aligns its
@@ -287,7 +293,7 @@ class TransferResult:
 
     transfer: Transfer
     model: TransferModel
-    split: LeaveOneOutSplit
+    split: Split
     alignment: ItemAlignment
     training: TrainResult
     train_config: TrainConfig
@@ -346,6 +352,7 @@ class TransferResult:
                 **({"pretrained": self.pretrained} if self.pretrained else {}),
             },
             "domain": self.domain.name,
+            "split": self.split.spec,
             "source": {"reference": t.source.reference, "domain": t.source.domain},
             "alignment": self.alignment.report(),
             "train": self.train_config.model_dump(),
@@ -378,6 +385,7 @@ class TransferResult:
             **training_provenance(self.device, precision_for(self.device)),
             parents=parents,
             extra={
+                "split": self.split.spec,
                 "extractor": t.extractor_name, "head": t.head_name, "strategy_config": self.strategy_config,
                 **({"chosen_on_validation": self.training.chosen} if self.training.chosen else {}),
                 "alignment": self.alignment.report(),

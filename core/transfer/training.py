@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from recgraft import distributed
-from recgraft.data.split import LeaveOneOutSplit, Stage
+from recgraft.data.split import Split, Stage
 from recgraft.engine.batching import NextItemExamples, batches, example_batches, next_item_examples
 from recgraft.engine.config import TrainConfig
 from recgraft.engine.device import autocast
@@ -37,7 +37,7 @@ MIN_STEPS_PER_EPOCH = 16
 TransferTrainResult = TrainResult
 
 
-def evaluate_model(model: TransferModel, split: LeaveOneOutSplit, stage: Stage, device: torch.device,
+def evaluate_model(model: TransferModel, split: Split, stage: Stage, device: torch.device,
                    batch_size: int = 512, breakdown: bool = False) -> dict[str, Any]:
     """Full-ranking metrics of ``model`` on ``stage`` (split across processes under torchrun)."""
     model.eval()
@@ -84,7 +84,7 @@ class TransferPhase(Phase):
 
     zero_shot = True
 
-    def __init__(self, model: TransferModel, strategy: TransferStrategy, split: LeaveOneOutSplit, train: TrainConfig,
+    def __init__(self, model: TransferModel, strategy: TransferStrategy, split: Split, train: TrainConfig,
                  device: torch.device, source_examples: NextItemExamples | None = None) -> None:
         self.module, self.strategy, self.split, self.train, self.device = model.to(device), strategy, split, train, device
         self.model = model
@@ -174,7 +174,7 @@ class TransferPhase(Phase):
 def fit_transfer(
     model: TransferModel,
     strategy: TransferStrategy,
-    split: LeaveOneOutSplit,
+    split: Split,
     train: TrainConfig,
     device: torch.device,
     *,

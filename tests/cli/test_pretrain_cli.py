@@ -419,3 +419,36 @@ def test_log_lines_off_a_terminal_are_not_wrapped(source_folder: Path) -> None:
     assert result.exit_code == 0, result.output
     first = result.stderr.splitlines()[0]
     assert len(first) > 80 and first.startswith("pretraining transformer") and first.endswith(" on cpu")
+
+
+def test_pretrain_on_a_ratio_split_records_the_split_everywhere(source_folder: Path) -> None:
+    from recgraft.checkpoint import from_bytes
+
+    result = CliRunner().invoke(
+        build_cli(), ["pretrain", "--data", str(source_folder), *TINY, "--split", "ratio:0.6,0.2,0.2", "--seed", "1",
+                      "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["split"] == "ratio:0.6,0.2,0.2"
+    test = payload["metrics"]["test"]
+    assert test["users"] > 0 and 0.0 <= test["precision@10"] <= 1.0 and 0.0 <= test["recall@10"] <= 1.0
+    registry = Registry.open()
+    record = registry.resolve(payload["checkpoint"])
+    assert record.extra["split"] == "ratio:0.6,0.2,0.2"
+    assert from_bytes(registry.read_bytes(record)).metadata["split"] == "ratio:0.6,0.2,0.2"
+
+
+def test_pretrain_records_leave_one_out_by_default(source_folder: Path) -> None:
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), *TINY, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["split"] == "loo"
+    assert Registry.open().resolve("source-transformer").extra["split"] == "loo"
+
+
+@pytest.mark.parametrize(("spec", "message"), [("kfold:5", "unknown split 'kfold:5'"),
+                                               ("ratio:0.8,0.1", "needs 3 comma-separated shares")])
+def test_a_bad_split_is_one_line_and_exit_2(source_folder: Path, spec: str, message: str) -> None:
+    result = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(source_folder), "--split", spec])
+    assert result.exit_code == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1

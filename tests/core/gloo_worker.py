@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from recgraft import distributed
-from recgraft.data.split import leave_one_out
+from recgraft.data.split import leave_one_out, make_split
 from recgraft.data.synthetic import synthetic_domains
 from recgraft.encoder import Encoder
 from recgraft.engine.batching import NextItemExamples
@@ -68,6 +68,12 @@ def main(out: Path) -> None:
         seen["evaluation"] = (
             evaluate(score, split, "test", 10, CPU, batch_size=7, breakdown=True, trim_padding=True),
             evaluate(score, split, "test", 10, CPU, batch_size=7, breakdown=True, trim_padding=True,
+                     shard=distributed.evaluation_shard()),
+        )
+        ratio = make_split(source, "ratio:0.6,0.2,0.2", seed=0)  # several held-out items per user
+        seen["evaluation_ratio"] = (
+            evaluate(score, ratio, "test", 10, CPU, batch_size=7, breakdown=True, trim_padding=True),
+            evaluate(score, ratio, "test", 10, CPU, batch_size=7, breakdown=True, trim_padding=True,
                      shard=distributed.evaluation_shard()),
         )
         seen["average"] = distributed.average({"loss": float(rank), "count": 2.0})

@@ -124,6 +124,14 @@ def test_sharded_evaluation_equals_the_single_process_one(two_processes: list[di
         assert whole["users"] == 90 and whole["by_history_length"]
 
 
+def test_sharded_evaluation_of_several_held_out_items_equals_the_single_process_one(
+        two_processes: list[dict[str, object]]) -> None:
+    for seen in two_processes:
+        whole, sharded = seen["evaluation_ratio"]  # type: ignore[misc]
+        assert sharded == whole
+        assert whole["users"] == 90 and whole["recall@10"] != whole["hr@10"]
+
+
 def _without_time(history: list[dict[str, float]]) -> list[dict[str, float]]:
     return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
 

@@ -117,3 +117,31 @@ def test_every_train_setting_has_a_description() -> None:
     from recgraft.training import TrainConfig
 
     assert [name for name, info in TrainConfig.model_fields.items() if not (info.description or "").strip()] == []
+
+
+def test_pretraining_on_a_ratio_split_trains_on_the_train_parts_and_picks_the_epoch_on_validation() -> None:
+    from recgraft.checkpoint import from_bytes
+    from recgraft.engine.batching import next_item_examples
+    from recgraft.pretrain import pretrain
+
+    domain = synthetic_domains(num_users=(150, 50), num_items=(80, 60), seed=1)[0]
+    trained = pretrain(domain, "transformer", CONFIG, {"epochs": 3, "batch_size": 32, "learning_rate": 5e-3},
+                       device="cpu", split="ratio-time:0.8,0.1,0.1")
+    data = trained.split
+    assert data.spec == "ratio-time:0.8,0.1,0.1"
+    # the training windows' targets are the train parts' items after their first: no held-out item
+    examples = next_item_examples(data.train, data.train_users, CONFIG["max_length"])
+    assert int((examples.targets > 0).sum()) == int((data.train.lengths()[data.train_users] - 1).clip(0).sum())
+    assert trained.result.valid["ndcg@10"] == max(h["valid_ndcg@10"] for h in trained.result.history)
+    assert trained.test["users"] == len(data.evaluated_users("test")) > 0
+    assert trained.test["recall@10"] <= trained.test["hr@10"]  # several held-out items: a hit finds some of them
+    assert from_bytes(trained.to_bytes()).metadata["split"] == "ratio-time:0.8,0.1,0.1"
+
+
+def test_pretrain_refuses_a_split_spec_that_is_not_the_given_splits() -> None:
+    from recgraft.errors import ConfigError
+    from recgraft.pretrain import pretrain
+
+    data = leave_one_out(synthetic_domains(num_users=(40, 20), num_items=(30, 20), seed=1)[0])
+    with pytest.raises(ConfigError, match="already split by 'loo'"):
+        pretrain(data, "transformer", CONFIG, {"epochs": 1}, device="cpu", split="ratio:0.8,0.1,0.1")

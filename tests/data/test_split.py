@@ -9,6 +9,8 @@ from recgraft.data.split import (
     keep_train_fraction,
     leave_one_out,
     longest_history,
+    make_split,
+    parse_split,
     ratio_split,
     require_evaluated_users,
 )
@@ -135,3 +137,149 @@ def test_seeds_numpy_cannot_take_are_a_config_error(seed: int) -> None:
         keep_train_fraction(leave_one_out(domain), 0.5, seed)
     with pytest.raises(ConfigError, match="seed must be an integer"):
         ratio_split(domain, seed=seed)
+
+
+# --- split protocols by spec -------------------------------------------------------------
+
+SPECS = ["loo", "ratio:0.8,0.1,0.1", "ratio-time:0.8,0.1,0.1", "temporal:0.8,0.1"]
+
+
+def many(users: int = 30, per_user: int = 20, seed: int = 0) -> Domain:
+    """``users`` users with ``per_user`` interactions each at distinct random timestamps."""
+    rng = np.random.default_rng(seed)
+    n = users * per_user
+    return domain_from_tokens(
+        "many",
+        np.repeat(np.array([f"u{i}" for i in range(users)], dtype=object), per_user),
+        np.array([f"i{k}" for k in rng.integers(0, 50, size=n)], dtype=object),
+        rng.permutation(n).astype(float),
+    )
+
+
+def entries(seq: Sequences) -> list[tuple[int, int]]:
+    return sorted(zip(seq.rows().tolist(), seq.items.tolist(), strict=True))
+
+
+@pytest.mark.parametrize(
+    ("spec", "canonical"),
+    [("loo", "loo"), (None, "loo"), (" LOO ", "loo"), ("ratio:0.8,0.1,0.1", "ratio:0.8,0.1,0.1"),
+     ("ratio-time: 0.7, 0.15, 0.15", "ratio-time:0.7,0.15,0.15"), ("temporal:0.8,0.1", "temporal:0.8,0.1"),
+     ("ratio:1.0,0,0.0", "ratio:1,0,0"), ("ratio:0.3333333333,0.3333333333,0.3333333334",
+                                           "ratio:0.3333333333,0.3333333333,0.3333333334")],
+)
+def test_parse_split_reads_each_protocol_and_prints_its_canonical_spec(spec: str | None, canonical: str) -> None:
+    assert str(parse_split(spec)) == canonical
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("kfold:5", "unknown split 'kfold:5'"), ("loo:0.5", "takes no shares"),
+     ("ratio:0.8,0.2", "needs 3 comma-separated shares"), ("ratio", "needs 3"),
+     ("ratio:0.8,0.1,x", "shares must be numbers"), ("ratio:0.8,0.1,0.2", "must sum to 1"),
+     ("ratio:1.5,-0.25,-0.25", "from 0 to 1"), ("ratio:0,0.5,0.5", "train share must be above 0"),
+     ("temporal:0.8", "needs 2"), ("temporal:0.8,0.2", "train \\+ valid below 1"),
+     ("ratio-time:nan,0.5,0.5", "from 0 to 1")],
+)
+def test_parse_split_refuses_bad_specs_with_a_one_line_config_error(spec: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        parse_split(spec)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_every_interaction_is_in_exactly_one_part(spec: str) -> None:
+    d = many()
+    s = make_split(d, spec, seed=1)
+    everything = sorted(zip(d.user_ids.tolist(), d.item_ids.tolist(), strict=True))
+    parts = entries(s.train) + entries(s.held_out("valid")) + entries(s.held_out("test"))
+    assert sorted(parts) == everything
+    assert np.bincount(s.part, minlength=3).sum() == d.num_interactions
+    assert s.spec == spec
+
+
+@pytest.mark.parametrize("spec", ["ratio:0.8,0.1,0.1", "ratio-time:0.8,0.1,0.1"])
+def test_ratio_splits_give_each_user_its_shares(spec: str) -> None:
+    d = many(users=10, per_user=20)
+    s = make_split(d, spec, seed=0)
+    users = np.arange(1, d.num_users + 1)
+    assert s.train.lengths()[users].tolist() == [16] * 10
+    assert s.held_out("valid").lengths()[users].tolist() == [2] * 10
+    assert s.held_out("test").lengths()[users].tolist() == [2] * 10
+    assert s.evaluated_users("valid").tolist() == users.tolist() == s.evaluated_users("test").tolist()
+
+
+def test_ratio_split_gives_a_small_user_one_test_and_one_valid_item_while_train_keeps_one() -> None:
+    d = domain_from_tokens("small", np.array(["u"] * 3 + ["v"] * 2 + ["w"]), np.array(list("abcabc")))
+    s = make_split(d, "ratio:0.8,0.1,0.1")
+    u, v, w = (d.users.index(x) for x in "uvw")
+    lengths = [[int(seq.lengths()[x]) for x in (u, v, w)] for seq in (s.train, s.held_out("valid"), s.held_out("test"))]
+    assert lengths == [[1, 1, 1], [1, 0, 0], [1, 1, 0]]
+    assert s.evaluated_users("test").tolist() == sorted([u, v]) and s.evaluated_users("valid").tolist() == [u]
+
+
+def test_ratio_time_split_keeps_each_users_parts_in_time_order() -> None:
+    d = many()
+    s = make_split(d, "ratio-time:0.6,0.2,0.2")
+    for user in range(1, d.num_users + 1):
+        mine = d.user_ids == user
+        latest = [d.timestamps[mine & (s.part == p)] for p in (0, 1, 2)]
+        assert latest[0].max() < latest[1].min() and latest[1].max() < latest[2].min()
+
+
+def test_ratio_split_is_reproducible_by_seed() -> None:
+    d = many()
+    a, b, c = (make_split(d, "ratio:0.8,0.1,0.1", seed=seed) for seed in (5, 5, 6))
+    assert a.part.tolist() == b.part.tolist()
+    assert a.part.tolist() != c.part.tolist()
+    time_a, time_c = (make_split(d, "ratio-time:0.8,0.1,0.1", seed=seed) for seed in (5, 6))
+    assert time_a.part.tolist() == time_c.part.tolist()  # in time order, the seed plays no part
+
+
+def test_temporal_split_puts_no_future_interaction_in_train() -> None:
+    d = many()
+    s = make_split(d, "temporal:0.8,0.1")
+    train, valid, test = (d.timestamps[s.part == p] for p in (0, 1, 2))
+    assert train.max() < valid.min() and valid.max() < test.min()
+    assert (len(train), len(valid), len(test)) == (480, 60, 60)
+    # evaluated users have a history before the part: the train part for valid, train and valid for test
+    for user in s.evaluated_users("test"):
+        assert len(s.history("test").row(user)) == ((d.user_ids == user) & (s.part < 2)).sum() > 0
+
+
+def test_temporal_split_sends_interactions_at_a_cut_to_the_later_part() -> None:
+    d = domain_from_tokens("ties", np.array(list("uuuuvv")), np.array(list("abcdab")),
+                           np.array([1.0, 2.0, 2.0, 3.0, 2.0, 3.0]))
+    s = make_split(d, "temporal:0.2,0.5")  # cuts at the quantiles 0.2 (2.0) and 0.7 (2.5)
+    assert s.part.tolist() == [0, 1, 1, 2, 1, 2]
+
+
+def test_test_history_is_train_and_valid_in_time_order() -> None:
+    d = many()
+    s = make_split(d, "ratio:0.6,0.2,0.2", seed=2)
+    order = np.lexsort((d.timestamps, d.user_ids))
+    for user in (1, 7, 30):
+        mine = order[(d.user_ids[order] == user) & (s.part[order] < 2)]
+        assert s.history("test").row(user).tolist() == d.item_ids[mine].tolist()
+        assert s.history("valid").row(user).tolist() == s.train.row(user).tolist()
+
+
+def test_make_split_loo_is_leave_one_out() -> None:
+    d = toy()
+    a, b = make_split(d), leave_one_out(d)
+    assert a.valid.tolist() == b.valid.tolist() and a.test.tolist() == b.test.tolist()
+    assert entries(a.train) == entries(b.train) and a.spec == "loo"
+    assert entries(a.held_out("test")) == [(u, int(b.test[u])) for u in b.evaluated_users("test")]
+
+
+def test_keep_train_fraction_keeps_the_split_spec_and_held_out_items() -> None:
+    d = many()
+    s = make_split(d, "ratio:0.8,0.1,0.1", seed=0)
+    kept = keep_train_fraction(s, 0.5, seed=0)
+    assert kept.spec == s.spec and len(kept.train_users) == 15
+    assert entries(kept.held_out("test")) == entries(s.held_out("test"))
+
+
+def test_require_evaluated_users_names_the_split_when_nobody_can_be_evaluated() -> None:
+    d = domain_from_tokens("flat", np.array(list("uuvv")), np.array(list("abab")), np.array([1.0, 1.0, 1.0, 1.0]))
+    with pytest.raises(DataError, match="under split 'temporal:0.5,0.2' no user has both a test item and a history"):
+        require_evaluated_users(make_split(d, "temporal:0.5,0.2"))

@@ -155,3 +155,15 @@ def test_default_name_adds_the_extractor_and_head_only_when_they_are_not_the_def
     assert default_name("t", "lstm", "finetune", "global", "dot") == "t-lstm-finetune"
     assert default_name("t", "lstm", "finetune", "local", "dot") == "t-lstm-finetune-local"
     assert default_name("t", "lstm", "finetune", "concat", "sigmoid") == "t-lstm-finetune-concat-sigmoid"
+
+
+def test_a_transfer_fits_on_the_split_it_is_given_by_spec_and_records_it(pretrained, domains, registry) -> None:
+    from recgraft.checkpoint import from_bytes
+
+    result = Transfer.from_pretrained(pretrained, strategy="finetune").fit(
+        domains[1], FAST, device="cpu", split="ratio:0.6,0.2,0.2")
+    assert result.split.spec == "ratio:0.6,0.2,0.2"
+    test = result.evaluate("test")
+    assert test["users"] == len(result.split.evaluated_users("test")) and "precision@10" in test
+    assert from_bytes(result.to_bytes()).metadata["split"] == "ratio:0.6,0.2,0.2"
+    assert result.register(registry, name="ratio").extra["split"] == "ratio:0.6,0.2,0.2"

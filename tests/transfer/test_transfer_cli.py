@@ -243,3 +243,20 @@ def test_a_transfer_killed_in_training_or_registration_leaves_the_registry_clean
     assert registry.resolve(source_ref).digest == source.digest and registry.read_bytes(source)
     finished = invoke(*run)  # and the same run, uninterrupted, registers as version 1
     assert finished.exit_code == 0 and json.loads(finished.stdout)["checkpoint"] == "target-transformer-finetune@1"
+
+
+def test_transfer_and_evaluate_take_a_split_and_report_it(source_ref, target_folder, registry) -> None:
+    result = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "finetune",
+                    "--split", "ratio-time:0.6,0.2,0.2", "--no-baseline", *FAST, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["split"] == "ratio-time:0.6,0.2,0.2" and "precision@10" in payload["metrics"]["test"]
+    assert registry.resolve(payload["checkpoint"]).extra["split"] == "ratio-time:0.6,0.2,0.2"
+    evaluated = invoke("evaluate", payload["checkpoint"], "--data", str(target_folder),
+                       "--split", "ratio-time:0.6,0.2,0.2", "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    report = json.loads(evaluated.stdout)
+    assert report["split"] == "ratio-time:0.6,0.2,0.2"
+    assert report["metrics"]["test"]["ndcg@10"] == pytest.approx(payload["metrics"]["test"]["ndcg@10"], abs=1e-4)
+    assert json.loads(invoke("evaluate", payload["checkpoint"], "--data", str(target_folder), "--json").stdout
+                      )["split"] == "loo"

@@ -9,7 +9,7 @@ import torch
 from recgraft.data.split import leave_one_out
 from recgraft.data.synthetic import synthetic_domains
 from recgraft.engine.batching import padded_histories
-from recgraft.engine.evaluation import rank_targets
+from recgraft.engine.evaluation import rank_held_out, rank_targets
 from recgraft.engine.metrics import mask_history, target_ranks
 from recgraft.pretrain import build_encoder
 
@@ -80,3 +80,39 @@ def test_a_failing_batch_raises_and_restores_the_thread_count() -> None:
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
+
+
+def test_held_out_sets_are_ranked_with_the_history_excluded_and_the_other_held_out_items_kept() -> None:
+    from recgraft.data.split import make_split
+
+    source, _ = synthetic_domains(seed=0)
+    data = make_split(source, "ratio:0.6,0.2,0.2", seed=0)
+    table = torch.randn(data.domain.num_items + 1, generator=torch.Generator().manual_seed(1))
+    users, ranks = rank_held_out(lambda h: table.expand(len(h), -1).clone(), data, "test", 5, CPU, batch_size=7)
+    history, held = data.history("test"), data.held_out("test")
+    assert ranks.shape[1] == int(held.lengths()[users].max()) > 1
+    for position, user in enumerate(users[:25]):
+        seen = set(history.row(user).tolist())
+        for column, item in enumerate(held.row(user).tolist()):
+            rivals = [j for j in range(1, len(table)) if j == item or j not in seen]
+            assert ranks[position, column] == sum(table[j] >= table[item] for j in rivals) - 1
+        assert (ranks[position, len(held.row(user)):] == -1).all()
+
+
+def test_rank_targets_refuses_a_split_with_several_held_out_items() -> None:
+    from recgraft.data.split import make_split
+
+    source, _ = synthetic_domains(seed=0)
+    data = make_split(source, "ratio:0.6,0.2,0.2", seed=0)
+    with pytest.raises(ValueError, match="rank_held_out"):
+        rank_targets(lambda h: torch.zeros(len(h), data.domain.num_items + 1), data, "test", 5, CPU)
+
+
+def test_evaluate_under_leave_one_out_reports_precision_as_hit_over_k() -> None:
+    from recgraft.engine.evaluation import evaluate
+
+    data = split()
+    table = torch.randn(data.domain.num_items + 1, generator=torch.Generator().manual_seed(2))
+    result = evaluate(lambda h: table.expand(len(h), -1).clone(), data, "test", 5, CPU)
+    assert result["recall@10"] == result["hr@10"]
+    assert result["precision@10"] == pytest.approx(result["hr@10"] / 10)

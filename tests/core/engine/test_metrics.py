@@ -14,7 +14,9 @@ from recgraft.engine.metrics import (
     binary_metrics,
     breakdown_by_history_length,
     exclude_items,
+    held_out_ranks,
     mask_history,
+    per_user_metrics,
     sampled_ranks,
     target_ranks,
 )
@@ -66,7 +68,8 @@ def test_ranking_metrics_hand_computed() -> None:
     assert r["hr@20"] == pytest.approx(3 / 4)
     assert r["ndcg@20"] == pytest.approx((1.0 + 1 / math.log2(5) + 1 / math.log2(14)) / 4)
     assert r["mrr@20"] == pytest.approx((1.0 + 1 / 4 + 1 / 13) / 4)
-    assert set(r) == {f"{m}@{k}" for m in ("hr", "ndcg", "mrr", "recall") for k in (5, 10, 20)} | {
+    assert r["precision@5"] == pytest.approx(2 / 4 / 5) and r["precision@20"] == pytest.approx(3 / 4 / 20)
+    assert set(r) == {f"{m}@{k}" for m in ("hr", "ndcg", "mrr", "recall", "precision") for k in (5, 10, 20)} | {
         "users"
     }
 
@@ -196,3 +199,94 @@ def test_every_metric_stays_in_0_1_whatever_the_scores(rows: list[list[float]], 
     labels = [i % 2 for i in range(scores.numel())]
     binary = binary_metrics(torch.sigmoid(scores).reshape(-1), labels)
     assert all(v is None or 0.0 <= v <= 1.0 for k, v in binary.items() if k != "count")
+
+
+# --- several held-out items per user ---------------------------------------------------------
+
+
+def test_held_out_ranks_count_other_held_out_items_and_ties_against_each_item() -> None:
+    scores = torch.tensor([[INF, 0.9, 0.8, 0.8, 0.1, 0.5]])
+    # items 1 and 3 held out: 1 is first; 3 ties with 2 and trails 1 -> 2 ahead; pad -> -1
+    assert held_out_ranks(scores, torch.tensor([[1, 3, 0]])).tolist() == [[0, 2, -1]]
+    assert held_out_ranks(scores, torch.tensor([[3]])).tolist() == [[2]]  # one item: as target_ranks
+
+
+def test_held_out_ranks_put_nan_items_last() -> None:
+    scores = torch.tensor([[INF, NAN, 0.3, 0.2, NAN]])
+    assert held_out_ranks(scores, torch.tensor([[1, 2]])).tolist() == [[4, 0]]
+
+
+def test_mask_history_keeps_every_held_out_item_and_excludes_the_pad() -> None:
+    scores = torch.tensor([[9.0, 5.0, 4.0, 3.0, 2.0]])
+    masked = mask_history(scores, torch.tensor([[1, 2, 0]]), torch.tensor([[2, 4, 0]]))
+    assert masked.tolist() == [[INF, INF, 4.0, 3.0, 2.0]]  # 2 in the history but held out: kept
+
+
+def test_several_relevant_items_hand_computed() -> None:
+    # ranks 0 and 3 of three held-out items, the third at 7
+    m = RankingMetrics(ks=(5,))
+    m.add(torch.tensor([[0, 3, 7]]))
+    r = m.result()
+    assert r["hr@5"] == 1.0 and r["recall@5"] == pytest.approx(2 / 3) and r["precision@5"] == pytest.approx(2 / 5)
+    ideal = 1.0 + 1 / math.log2(3) + 1 / math.log2(4)
+    assert r["ndcg@5"] == pytest.approx((1.0 + 1 / math.log2(5)) / ideal)
+    assert r["mrr@5"] == 1.0 and r["users"] == 1
+
+
+def test_fewer_relevant_items_than_k_use_the_ideal_over_those_items() -> None:
+    # two held-out items at ranks 1 and 2: ideal DCG over min(K, 2) = 2 positions
+    r = per_user_metrics(torch.tensor([[1, 2]]), 10)
+    ideal = 1.0 + 1 / math.log2(3)
+    assert r["ndcg"].item() == pytest.approx((1 / math.log2(3) + 1 / math.log2(4)) / ideal)
+    assert r["recall"].item() == 1.0 and r["precision"].item() == pytest.approx(2 / 10)
+    assert r["mrr"].item() == pytest.approx(1 / 2)
+
+
+def test_more_relevant_items_than_k_cap_the_ideal_at_k() -> None:
+    r = per_user_metrics(torch.tensor([[0, 1, 2, 3]]), 2)
+    assert r["ndcg"].item() == pytest.approx(1.0) and r["recall"].item() == pytest.approx(2 / 4)
+    assert r["precision"].item() == 1.0
+
+
+def test_a_user_without_relevant_items_is_not_added() -> None:
+    m = RankingMetrics(ks=(5,))
+    m.add(torch.tensor([[-1, -1], [0, -1]]))
+    assert m.result()["users"] == 1 and m.result()["recall@5"] == 1.0
+    none = RankingMetrics()
+    none.add(torch.tensor([[-1, -1]]))
+    assert none.result()["users"] == 0 and none.result()["ndcg@10"] == 0.0
+
+
+def test_held_out_items_tied_with_each_other_count_against_both() -> None:
+    scores = torch.tensor([[INF, 0.5, 0.5, 0.1]])
+    ranks = held_out_ranks(scores, torch.tensor([[1, 2]]))
+    assert ranks.tolist() == [[1, 1]]
+    r = per_user_metrics(ranks, 5)
+    assert r["ndcg"].item() == pytest.approx((2 / math.log2(3)) / (1.0 + 1 / math.log2(3)))
+    assert r["mrr"].item() == pytest.approx(1 / 2)
+
+
+def test_a_constant_model_gets_no_credit_for_several_held_out_items() -> None:
+    scores = mask_history(torch.zeros(2, 40), torch.tensor([[3, 4], [5, 0]]), torch.tensor([[1, 2], [6, 7]]))
+    m = RankingMetrics()
+    m.add(held_out_ranks(scores, torch.tensor([[1, 2], [6, 7]])))
+    assert all(v == 0.0 for k, v in m.result().items() if k != "users")
+
+
+def test_one_held_out_item_as_a_set_gives_exactly_the_single_target_figures() -> None:
+    g = torch.Generator().manual_seed(3)
+    ranks = torch.randint(0, 40, (200,), generator=g)
+    single, as_sets = RankingMetrics(), RankingMetrics()
+    single.add(ranks)
+    as_sets.add(torch.stack([ranks, torch.full_like(ranks, -1)], dim=1))
+    assert single.result() == as_sets.result()
+    for k in (5, 10, 20):
+        assert single.result()[f"recall@{k}"] == single.result()[f"hr@{k}"]
+        assert single.result()[f"precision@{k}"] == pytest.approx(single.result()[f"hr@{k}"] / k)
+
+
+def test_breakdown_takes_held_out_sets() -> None:
+    rows = breakdown_by_history_length(torch.tensor([[0, 30], [40, -1]]), torch.tensor([3, 60]), k=10)
+    assert rows[0]["users"] == 1 and rows[0]["hr@10"] == 1.0
+    assert rows[0]["ndcg@10"] == pytest.approx(1.0 / (1.0 + 1 / math.log2(3)))
+    assert rows[-1]["users"] == 1 and rows[-1]["hr@10"] == 0.0
