@@ -17,7 +17,8 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from recgraft import __version__
-from recgraft.checkpoint import build_encoder, from_bytes, read_metadata
+from recgraft.checkpoint import from_bytes, read_metadata
+from recgraft.checkpoint.modules import encoder_from_checkpoint
 from recgraft.cli import build_cli
 from recgraft.data.split import leave_one_out
 from recgraft.data.synthetic import synthetic_domains
@@ -91,7 +92,7 @@ def test_a_component_of_a_disabled_plugin_says_it_is_disabled(checkpoint_bytes, 
 def test_another_installed_version_logs_a_warning_and_loads(trained_bytes, caplog) -> None:
     data = edited(trained_bytes, recording("encoder", version="0.0.1"))
     with caplog.at_level(logging.WARNING, logger="recgraft"):
-        build_encoder(from_bytes(data))
+        encoder_from_checkpoint(from_bytes(data))
     assert f"encoder 'lstm': this checkpoint was written with recgraft 0.0.1, {__version__} is installed" \
         in caplog.text
 
@@ -102,7 +103,7 @@ def test_a_checkpoint_without_recorded_distributions_still_loads(trained_bytes, 
             del metadata["components"]["encoder"][key]
 
     with caplog.at_level(logging.WARNING, logger="recgraft"):
-        encoder = build_encoder(from_bytes(edited(trained_bytes, forget)))
+        encoder = encoder_from_checkpoint(from_bytes(edited(trained_bytes, forget)))
     assert encoder.config.hidden_dim == 8 and caplog.text == ""
 
 
@@ -122,7 +123,7 @@ def test_a_clashing_component_says_which_plugin_the_checkpoint_needs(checkpoint_
 def test_a_component_now_from_another_distribution_logs_a_warning_and_loads(trained_bytes, caplog) -> None:
     data = edited(trained_bytes, recording("encoder", plugin="lstms", distribution="recgraft-lstm", version="1.0"))
     with caplog.at_level(logging.WARNING, logger="recgraft"):
-        build_encoder(from_bytes(data))
+        encoder_from_checkpoint(from_bytes(data))
     assert ("encoder 'lstm': this checkpoint was written with it from the distribution recgraft-lstm 1.0, "
             f"it now comes from the distribution recgraft {__version__}") in caplog.text
 
