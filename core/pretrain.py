@@ -28,7 +28,13 @@ from recgraft.data.split import (
 from recgraft.encoder import Encoder
 from recgraft.engine.batching import NextItemExamples, example_batches, next_item_examples
 from recgraft.engine.config import TrainConfig
-from recgraft.engine.device import autocast, precision_for, resolve_device, seed_everything
+from recgraft.engine.device import (
+    autocast,
+    precision_for,
+    resolve_device,
+    seed_everything,
+    use_precision,
+)
 from recgraft.engine.evaluation import evaluate
 from recgraft.engine.loop import Phase, TrainResult, run_epochs
 from recgraft.engine.memory import check_memory
@@ -69,7 +75,7 @@ class PretrainedEncoder:
             "domain": self.domain.name,
             "train": self.train_config.model_dump(),
             "item_features": text_columns(self.domain.item_features),
-            **training_provenance(self.device, precision_for(self.device)),
+            **training_provenance(self.device, precision_for(self.device, self.train_config.precision)),
         }
         return to_bytes({"encoder": self.encoder}, metadata, self.domain.items)
 
@@ -91,7 +97,7 @@ class PretrainedEncoder:
             encoder_config=self.encoder.config.model_dump(),
             metrics=self.metrics,
             dataset_fingerprint=self.domain.fingerprint(),
-            **training_provenance(self.device, precision_for(self.device)),
+            **training_provenance(self.device, precision_for(self.device, self.train_config.precision)),
             parents=parents,
             extra={"epochs": self.result.epochs, "best_epoch": self.result.best_epoch,
                    "seconds": round(self.result.seconds, 2), "parameters": self.encoder.num_parameters(),
@@ -204,5 +210,6 @@ def pretrain(
         f"({split.domain.num_users:,} users, {split.domain.num_items:,} items) on {torch_device}"
     )
     result = fit(model, split, train_config, torch_device, resume_path=resume, progress=reporter)
-    test = evaluate_encoder(model, split, "test", torch_device, train_config.eval_batch_size)
+    with use_precision(train_config.precision):
+        test = evaluate_encoder(model, split, "test", torch_device, train_config.eval_batch_size)
     return PretrainedEncoder(model, name, split, train_config, result, test, torch_device)
