@@ -29,6 +29,7 @@ class TrainConfig(ComponentConfig):
     seed: int = Field(0, ge=0, le=MAX_SEED, description="seeds Python, numpy and torch")
     precision: Literal["auto", "float32", "bf16"] = Field(
         "auto",
-        description="auto: bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16 or AMX), float32 elsewhere; "
-        "bf16 or float32 to choose. The loss's log-sum-exp and the ranking scores stay float32",
+        description="auto: bf16 autocast on CUDA, and for training steps on CPUs with native bf16 (AVX512-BF16 or "
+        "AMX; ranking on a CPU stays float32), float32 elsewhere; bf16 or float32 to choose. The loss's "
+        "log-sum-exp and the item scores are float32 always",
     )

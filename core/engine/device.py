@@ -81,12 +81,16 @@ def check_precision(precision: str) -> str:
     return precision
 
 
-def resolve_precision(device: torch.device, precision: str | None = None) -> Literal["float32", "bf16"]:
+def resolve_precision(
+    device: torch.device, precision: str | None = None, *, ranking: bool = False
+) -> Literal["float32", "bf16"]:
     """What ``precision`` (the one in force, see :func:`use_precision`, when None) means on ``device``.
 
-    ``auto``: bf16 autocast on CUDA, and on a CPU with native bf16 (:func:`cpu_supports_bf16`);
-    float32 elsewhere (MPS included). ``bf16`` asks for it on CUDA or any CPU; ``float32``
-    turns it off.
+    ``auto``: bf16 autocast on CUDA, and for training on a CPU with native bf16
+    (:func:`cpu_supports_bf16`); float32 elsewhere (MPS included). With ``ranking`` (the
+    scorer) ``auto`` on a CPU is float32 always, so validation, test, ``evaluate``,
+    ``recommend``, ``serve`` and ``export`` score a model alike on every CPU. ``bf16`` asks
+    for it on CUDA or any CPU, ranking included; ``float32`` turns it off.
     """
     precision = check_precision(_requested.get() if precision is None else precision)
     if precision == "float32":
@@ -95,7 +99,7 @@ def resolve_precision(device: torch.device, precision: str | None = None) -> Lit
         if device.type not in ("cuda", "cpu"):
             raise ConfigError(f"precision bf16: recgraft runs bf16 autocast on cuda and cpu only, not on {device.type}")
         return "bf16"
-    if device.type == "cuda" or (device.type == "cpu" and cpu_supports_bf16()):
+    if device.type == "cuda" or (device.type == "cpu" and not ranking and cpu_supports_bf16()):
         return "bf16"
     return "float32"
 

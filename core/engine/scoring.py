@@ -3,8 +3,8 @@
 Validation, test, ``evaluate``, ``recommend``, ``serve`` and ``export`` all rank through
 :func:`scorer`, so a model's metrics are computed in one precision everywhere: the history
 is encoded under the device's mixed precision (:func:`recgraft.engine.device.autocast`: the
-precision in force when the scorer is made, see :func:`recgraft.engine.device.use_precision`),
-and the last step, scoring every item, runs in float32. Ranking in bf16 would create ties
+precision in force when the scorer is made, see :func:`recgraft.engine.device.use_precision`;
+``auto`` encodes in bf16 on CUDA and in float32 on every CPU), and the last step, scoring every item, runs in float32. Ranking in bf16 would create ties
 among items, and ties count against the held-out item.
 """
 
@@ -26,7 +26,7 @@ def scorer(
 ) -> Scorer:
     """``score(encode(histories))`` without gradients: ``encode`` under mixed precision,
     ``score`` (the item scores) in float32."""
-    precision = resolve_precision(device)  # the one in force now, whenever it is called
+    precision = resolve_precision(device, ranking=True)  # the one in force now, whenever it is called
 
     @torch.no_grad()
     def run(histories: torch.Tensor) -> torch.Tensor:

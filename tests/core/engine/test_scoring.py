@@ -51,3 +51,20 @@ def test_the_encoding_runs_in_the_precision_in_force_when_the_scorer_was_made_an
         out = run(torch.ones(2, 3))
     assert seen == {"encode": precision == "bf16", "score": False, "users": torch.float32}
     assert out.dtype == torch.float32
+
+
+def test_auto_ranks_in_float32_on_a_cpu_even_where_training_uses_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    """So validation, test, evaluate, recommend, serve and export score a model alike on every CPU."""
+    from recgraft.engine import device
+
+    monkeypatch.setattr(device, "cpu_supports_bf16", lambda: True)
+    seen = []
+
+    def encode(histories: torch.Tensor) -> torch.Tensor:
+        seen.append(torch.is_autocast_enabled("cpu"))
+        return histories
+
+    with use_precision("auto"):
+        assert device.resolve_precision(torch.device("cpu")) == "bf16"  # the training steps
+        scorer(encode, lambda users: users, torch.device("cpu"))(torch.ones(1, 2))
+    assert seen == [False]
