@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -14,26 +15,38 @@ class ChunkedSoftmaxCrossEntropy(torch.autograd.Function):
     folded into the gradients of ``hidden`` and ``weight`` in the forward pass, so memory
     stays at ``chunk x I`` and large allocations are not repeated every step. Column 0
     (padding) never receives probability.
+
+    Under autocast the three matrix products (the logits and the two gradients) run in the
+    autocast dtype (bf16); the log-sum-exp, the loss and the softmax run in float32, and the
+    weight's gradient is accumulated over the chunks in its own dtype.
     """
 
     @staticmethod
     def forward(ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int) -> torch.Tensor:
-        n = hidden.shape[0]
-        grad_hidden = torch.empty_like(hidden)
-        grad_weight = torch.zeros_like(weight)
-        total = hidden.new_zeros((), dtype=torch.float32)
-        for start in range(0, n, chunk):
-            h = hidden[start : start + chunk]
-            t = targets[start : start + chunk]
-            logits = (h @ weight.T).float()  # (C, I)
-            logits[:, 0] = float("-inf")
-            log_norm = torch.logsumexp(logits, dim=1)
-            total += (log_norm - logits.gather(1, t.unsqueeze(1)).squeeze(1)).sum()
-            probabilities = logits.sub_(log_norm.unsqueeze(1)).exp_()  # softmax, in place
-            probabilities[torch.arange(len(t), device=t.device), t] -= 1.0
-            probabilities = probabilities.to(weight.dtype)
-            grad_hidden[start : start + chunk] = probabilities @ weight
-            grad_weight.addmm_(probabilities.T, h)
+        device_type = hidden.device.type
+        mixed = device_type in ("cpu", "cuda") and torch.is_autocast_enabled(device_type)
+        compute = torch.get_autocast_dtype(device_type) if mixed else weight.dtype
+        with torch.autocast(device_type, enabled=False) if mixed else contextlib.nullcontext():
+            n = hidden.shape[0]
+            grad_hidden = torch.empty_like(hidden)
+            grad_weight = torch.zeros_like(weight)
+            w = weight.to(compute)
+            total = hidden.new_zeros((), dtype=torch.float32)
+            for start in range(0, n, chunk):
+                h = hidden[start : start + chunk].to(compute)
+                t = targets[start : start + chunk]
+                logits = (h @ w.T).float()  # (C, I)
+                logits[:, 0] = float("-inf")
+                log_norm = torch.logsumexp(logits, dim=1)
+                total += (log_norm - logits.gather(1, t.unsqueeze(1)).squeeze(1)).sum()
+                probabilities = logits.sub_(log_norm.unsqueeze(1)).exp_()  # softmax, in place
+                probabilities[torch.arange(len(t), device=t.device), t] -= 1.0
+                probabilities = probabilities.to(compute)
+                grad_hidden[start : start + chunk] = probabilities @ w
+                if compute == grad_weight.dtype:
+                    grad_weight.addmm_(probabilities.T, h)
+                else:
+                    grad_weight += probabilities.T @ h
         ctx.save_for_backward(grad_hidden, grad_weight)
         ctx.n = max(n, 1)
         return total / ctx.n

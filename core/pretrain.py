@@ -29,7 +29,13 @@ from recgraft.data.split import (
 from recgraft.encoder import Encoder
 from recgraft.engine.batching import NextItemExamples, example_batches, next_item_examples
 from recgraft.engine.config import TrainConfig
-from recgraft.engine.device import autocast, precision_for, resolve_device, seed_everything
+from recgraft.engine.device import (
+    autocast,
+    precision_for,
+    resolve_device,
+    seed_everything,
+    use_precision,
+)
 from recgraft.engine.evaluation import evaluate
 from recgraft.engine.loop import Phase, TrainResult, run_epochs
 from recgraft.engine.memory import check_memory
@@ -71,7 +77,7 @@ class PretrainedEncoder:
             "split": self.split.spec,
             "train": self.train_config.model_dump(),
             "item_features": text_columns(self.domain.item_features),
-            **training_provenance(self.device, precision_for(self.device)),
+            **training_provenance(self.device, precision_for(self.device, self.train_config.precision)),
         }
         return to_bytes({"encoder": self.encoder}, metadata, self.domain.items)
 
@@ -93,7 +99,7 @@ class PretrainedEncoder:
             encoder_config=self.encoder.config.model_dump(),
             metrics=self.metrics,
             dataset_fingerprint=self.domain.fingerprint(),
-            **training_provenance(self.device, precision_for(self.device)),
+            **training_provenance(self.device, precision_for(self.device, self.train_config.precision)),
             parents=parents,
             extra={"split": self.split.spec, "epochs": self.result.epochs, "best_epoch": self.result.best_epoch,
                    "seconds": round(self.result.seconds, 2), "parameters": self.encoder.num_parameters(),
@@ -210,5 +216,6 @@ def pretrain(
         f"({data.domain.num_users:,} users, {data.domain.num_items:,} items) on {torch_device}"
     )
     result = fit(model, data, train_config, torch_device, resume_path=resume, progress=reporter)
-    test = evaluate_encoder(model, data, "test", torch_device, train_config.eval_batch_size)
+    with use_precision(train_config.precision):
+        test = evaluate_encoder(model, data, "test", torch_device, train_config.eval_batch_size)
     return PretrainedEncoder(model, name, data, train_config, result, test, torch_device)

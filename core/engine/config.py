@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from recgraft.components import MAX_BATCH, MAX_COUNT, MAX_SEED, ComponentConfig
@@ -25,3 +27,9 @@ class TrainConfig(ComponentConfig):
         False, description="batch windows of similar length together: less padding work for encoders that ignore it"
     )
     seed: int = Field(0, ge=0, le=MAX_SEED, description="seeds Python, numpy and torch")
+    precision: Literal["auto", "float32", "bf16"] = Field(
+        "auto",
+        description="auto: bf16 autocast on CUDA, and for training steps on CPUs with native bf16 (AVX512-BF16 or "
+        "AMX; ranking on a CPU stays float32), float32 elsewhere; bf16 or float32 to choose. The loss's "
+        "log-sum-exp and the item scores are float32 always",
+    )

@@ -30,6 +30,7 @@ from torch import nn
 from recgraft import distributed
 from recgraft.engine import resume
 from recgraft.engine.config import TrainConfig
+from recgraft.engine.device import use_precision
 from recgraft.engine.progress import Progress
 from recgraft.errors import TrainingDivergedError
 
@@ -132,10 +133,12 @@ def run_epochs(
     With ``resume_path`` the run saves its state after every epoch and, when the file exists,
     continues from it; it holds the file's lock meanwhile (:func:`recgraft.engine.resume.claim`:
     a second live run on it is refused), and a corrupt file raises
-    :class:`~recgraft.errors.ResumeStateError`.
+    :class:`~recgraft.errors.ResumeStateError`. The phase's steps and validation run in
+    ``train.precision`` (:func:`recgraft.engine.device.use_precision`).
     """
     owned = resume_path is not None and distributed.is_main_process()
-    with resume.claim(resume_path) if owned and resume_path is not None else contextlib.nullcontext():
+    with (resume.claim(resume_path) if owned and resume_path is not None else contextlib.nullcontext(),
+          use_precision(train.precision)):
         return _Run(phase, train, progress or Progress(enabled=False), resume_path, on_epoch).run()
 
 

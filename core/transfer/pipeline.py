@@ -46,7 +46,7 @@ from recgraft.data.split import (
 from recgraft.encoder import Encoder
 from recgraft.engine.batching import NextItemExamples, next_item_examples
 from recgraft.engine.config import TrainConfig
-from recgraft.engine.device import precision_for, resolve_device, seed_everything
+from recgraft.engine.device import precision_for, resolve_device, seed_everything, use_precision
 from recgraft.engine.loop import TrainResult
 from recgraft.engine.memory import check_memory
 from recgraft.engine.progress import Progress
@@ -324,8 +324,9 @@ class TransferResult:
     def evaluate(self, stage: Stage = "test", breakdown: bool = False) -> dict[str, Any]:
         """Full-ranking HR/NDCG/MRR@5,10,20 (plus the history-length breakdown and, for binary
         heads, accuracy/precision/recall/F1/AUC) on ``stage``."""
-        result = evaluate_model(self.model, self.split, stage, self.device, self.train_config.eval_batch_size,
-                                breakdown)
+        with use_precision(self.train_config.precision):
+            result = evaluate_model(self.model, self.split, stage, self.device, self.train_config.eval_batch_size,
+                                    breakdown)
         if self.model.head.binary:
             result["binary"] = binary_evaluation(self.model.pair_logits, self.split, stage, self.model.max_length,
                                                  self.device, seed=self.train_config.seed)
@@ -358,7 +359,7 @@ class TransferResult:
             "train": self.train_config.model_dump(),
             "best_epoch": self.training.best_epoch,
             "item_features": text_columns(self.domain.item_features),
-            **training_provenance(self.device, precision_for(self.device)),
+            **training_provenance(self.device, precision_for(self.device, self.train_config.precision)),
         }
         return to_bytes({"model": self.model}, metadata, self.domain.items)
 
@@ -382,7 +383,7 @@ class TransferResult:
             strategy=t.strategy_name,
             metrics=_finite(self.metrics),
             dataset_fingerprint=self.domain.fingerprint(),
-            **training_provenance(self.device, precision_for(self.device)),
+            **training_provenance(self.device, precision_for(self.device, self.train_config.precision)),
             parents=parents,
             extra={
                 "split": self.split.spec,

@@ -21,7 +21,7 @@ from recgraft import distributed
 from recgraft.data.split import Split, Stage
 from recgraft.engine.batching import NextItemExamples, batches, example_batches, next_item_examples
 from recgraft.engine.config import TrainConfig
-from recgraft.engine.device import autocast
+from recgraft.engine.device import autocast, use_precision
 from recgraft.engine.evaluation import evaluate
 from recgraft.engine.loop import Phase, TrainResult, run_epochs
 from recgraft.engine.progress import Progress
@@ -183,5 +183,6 @@ def fit_transfer(
 ) -> TrainResult:
     """Train ``model`` on the split's training users; it ends with its best validation weights."""
     distributed.replicate(model.state_dict().values())  # before the zero-shot validation and any cache
-    phase = TransferPhase(model, strategy, split, train, device, source_examples)
+    with use_precision(train.precision):  # the cached features too
+        phase = TransferPhase(model, strategy, split, train, device, source_examples)
     return run_epochs(phase, train, progress=progress)

@@ -10,8 +10,8 @@ import torch
 from recgraft.data.split import leave_one_out
 from recgraft.data.synthetic import synthetic_domains
 from recgraft.engine.config import TrainConfig
-from recgraft.engine.device import seed_everything
-from recgraft.pretrain import build_encoder, fit
+from recgraft.engine.device import autocast, seed_everything, use_precision
+from recgraft.pretrain import PretrainingPhase, build_encoder, fit, pretrain
 
 CONFIG = {"embedding_dim": 16, "num_heads": 1, "max_length": 10}
 
@@ -145,3 +145,62 @@ def test_pretrain_refuses_a_split_spec_that_is_not_the_given_splits() -> None:
     data = leave_one_out(synthetic_domains(num_users=(40, 20), num_items=(30, 20), seed=1)[0])
     with pytest.raises(ConfigError, match="already split by 'loo'"):
         pretrain(data, "transformer", CONFIG, {"epochs": 1}, device="cpu", split="ratio:0.8,0.1,0.1")
+
+
+# --- precision ---------------------------------------------------------------------------------
+
+
+def test_bf16_training_ranks_like_float32_within_a_stated_tolerance(split) -> None:
+    """Same seed, same batches: bf16 autocast moves validation NDCG@10 by at most 0.03 at any
+    epoch, and the bf16-trained model's scores are float32."""
+    train = {"epochs": 4, "batch_size": 32, "learning_rate": 5e-3}
+    results = {}
+    for precision in ("float32", "bf16"):
+        encoder = fresh_encoder(split)
+        results[precision] = fit(encoder, split, TrainConfig(**train, precision=precision), torch.device("cpu"))
+    curves = {p: [h["valid_ndcg@10"] for h in r.history] for p, r in results.items()}
+    assert max(abs(a - b) for a, b in zip(curves["float32"], curves["bf16"], strict=True)) <= 0.03, curves
+    with use_precision("bf16"):
+        scores = encoder.scorer(torch.device("cpu"))(torch.tensor([[0, 1, 2, 3]]))
+    assert scores.dtype == torch.float32
+
+
+@pytest.mark.parametrize("precision", ["auto", "bf16"])
+def test_the_default_settings_reach_a_stated_ndcg_within_six_epochs(precision: str) -> None:
+    """A regression guard on convergence per epoch (not on time): the default transformer and
+    training settings reach validation NDCG@10 0.35 within 6 epochs on a small synthetic task
+    (0.41 measured in float32 and bf16; epoch 1 is under 0.10)."""
+    task = leave_one_out(synthetic_domains(num_domains=1, num_users=300, num_items=120, interactions_per_user=30,
+                                           seed=3)[0])
+    seed_everything(0)
+    encoder = build_encoder("transformer", {"max_length": 30}, task.domain.num_items)
+    result = fit(encoder, task, TrainConfig(epochs=6, precision=precision), torch.device("cpu"))
+    assert result.valid["ndcg@10"] >= 0.35, [h["valid_ndcg@10"] for h in result.history]
+
+
+@pytest.mark.parametrize(("precision", "native", "recorded"), [
+    ("auto", True, "bf16-autocast"), ("auto", False, "float32"), ("bf16", False, "bf16-autocast"),
+    ("float32", True, "float32"),
+])
+def test_the_checkpoint_and_record_say_which_precision_trained_it(
+    precision: str, native: bool, recorded: str, split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recgraft.checkpoint import read_metadata
+    from recgraft.engine import device
+    from recgraft.registry import Registry
+
+    monkeypatch.setattr(device, "cpu_supports_bf16", lambda: native)
+    seen = []
+    step = PretrainingPhase.step
+
+    def spy(self: PretrainingPhase, batch):  # type: ignore[no-untyped-def]
+        with autocast(self.device):
+            seen.append(torch.is_autocast_enabled("cpu"))
+        return step(self, batch)
+
+    monkeypatch.setattr(PretrainingPhase, "step", spy)
+    trained = pretrain(split, "transformer", CONFIG, {"epochs": 1, "precision": precision}, device="cpu")
+    assert set(seen) == {recorded == "bf16-autocast"}
+    assert read_metadata(trained.to_bytes())["precision"] == recorded
+    assert read_metadata(trained.to_bytes())["train"]["precision"] == precision  # what was asked
+    assert trained.register(Registry.open()).precision == recorded

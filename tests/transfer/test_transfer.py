@@ -9,7 +9,8 @@ from recgraft import __version__
 from recgraft.checkpoint import CheckpointFormatError, from_bytes, read_metadata
 from recgraft.plugin_manager import catalog
 from recgraft.recommender import load_recommender
-from recgraft.transfer import Transfer, default_name, model_from_contents
+from recgraft.transfer import Transfer, model_from_contents
+from recgraft.transfer.pipeline import default_name
 
 from .conftest import FAST
 
