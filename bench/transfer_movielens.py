@@ -41,6 +41,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from recgraft.transfer.baseline import gain
+
+
+def gain_text(ours: float | None, theirs: float | None) -> str:
+    """The relative gain (:func:`recgraft.transfer.baseline.gain`) as a signed percentage, or ``-``."""
+    relative = None if ours is None or theirs is None else gain(ours, theirs)
+    return "-" if relative is None else f"{relative:+.1%}"
+
 GRID = {"transformer": [0.05, 0.1, 0.25, 1.0], "lstm": [0.1, 1.0], "gan": [0.1, 1.0]}
 STRATEGIES = ["scratch", "direct", "fusion", "finetune"]
 TOY_ENCODERS = {
@@ -192,7 +200,7 @@ def summarize(rows: list[dict[str, Any]]) -> str:
         cells = []
         for metric in ("ndcg@10", "hr@10"):
             ours, theirs = mean((encoder, fraction, strategy), metric), mean(base, metric)
-            cells.append((ours, theirs, None if not theirs or ours is None else (ours - theirs) / theirs))
+            cells.append((ours, theirs, None if ours is None or theirs is None else gain(ours, theirs)))
         spread = statistics.pstdev([r["test"]["ndcg@10"] for r in runs]) if len(runs) > 1 else 0.0
 
         def fmt(value: float | None, pct: bool = False) -> str:
@@ -211,10 +219,9 @@ def summarize(rows: list[dict[str, Any]]) -> str:
         valid = statistics.fmean(r["valid"]["ndcg@10"] for r in groups[key])
         ours, theirs = mean(key, "ndcg@10"), mean(base, "ndcg@10")
         hr_ours, hr_theirs = mean(key, "hr@10"), mean(base, "hr@10")
-        gain = f"{(ours - theirs) / theirs:+.1%}" if ours is not None and theirs else "-"
-        hr_gain = f"{(hr_ours - hr_theirs) / hr_theirs:+.1%}" if hr_ours is not None and hr_theirs else "-"
         lines.append(f"| {encoder} | {fraction:g} | {label} | {valid:.4f} | {ours:.4f} | "
-                     f"{'-' if theirs is None else f'{theirs:.4f}'} | {gain} | {hr_gain} |")
+                     f"{'-' if theirs is None else f'{theirs:.4f}'} | {gain_text(ours, theirs)} | "
+                     f"{gain_text(hr_ours, hr_theirs)} |")
     lines += ["", "Scratch baseline per encoder and fraction, chosen on mean validation NDCG@10 among the scratch variants:", "",
               "| encoder | fraction | scratch chosen | valid NDCG@10 | test NDCG@10 |", "| --- | --- | --- | --- | --- |"]
     for (encoder, fraction), label in sorted(baselines.items()):
@@ -272,7 +279,7 @@ def controls_table(rows: list[dict[str, Any]], groups: dict[tuple[str, float, st
         ours = statistics.fmean(r["test"]["ndcg@10"] for r in groups[(*key, label)])
         theirs = statistics.fmean(r["test"]["ndcg@10"] for r in groups[(*key, control)])
         lines.append(f"| {key[0]} | {key[1]:g} | {label} | {ours:.4f} | {control} | "
-                     f"{statistics.fmean(by_label[control]):.4f} / {theirs:.4f} | {(ours - theirs) / theirs:+.1%} |")
+                     f"{statistics.fmean(by_label[control]):.4f} / {theirs:.4f} | {gain_text(ours, theirs)} |")
     return lines
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from recgraft.cli.options import (
     device_option,
@@ -24,15 +25,16 @@ from recgraft.cli.options import (
 @loader_options()
 @click.option("--domain", "domain_name", default=None, help="Domain name (default: the data's).")
 @device_option
-@seed_option("Seeds the ratio split and the sampled negatives of binary metrics.")
-@split_option()
+@seed_option("Seeds the ratio split and the sampled negatives of binary metrics (default with the "
+             "checkpoint's own split: the seed it was trained with).")
+@split_option("Evaluation protocol (default: the one the checkpoint was trained on, else loo)", default=None)
 @registry_option
 @json_option
 def evaluate(reference: str, data_path: Path, data_format: str | None, loader_options: dict[str, Any], domain_name: str | None,
-             device: str, seed: int, split: str, registry_url: str | None,
-        checkpoint_store: str | None, as_json: bool) -> None:
-    """Evaluate checkpoint REF (pretrained or transferred) on the --split of --data (default:
-    leave-one-out; give a ratio split the seed it was trained with to see the same parts).
+             device: str, seed: int, split: str | None, registry_url: str | None,
+             checkpoint_store: str | None, as_json: bool) -> None:
+    """Evaluate checkpoint REF (pretrained or transferred) on the --split of --data (default: the
+    split the checkpoint was trained on, with its seed, so the same data gives the same parts).
 
     Items are matched to the checkpoint's by token; test metrics are broken down by the
     length of each user's history (1-5, 6-20, 21-50, >50); a length group with no users shows
@@ -47,10 +49,14 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     registry = Registry.open(url=registry_url, store=checkpoint_store, create=False)  # a read: never creates one
     record = registry.resolve(reference)
     domain = load_domain(data_path, format=data_format, **loader_options, name=domain_name)
+    model = load_registered(registry, record, resolve_device(device))
+    if split is None:  # the checkpoint's own protocol, seeded as its training was unless --seed says otherwise
+        split = str(model.metadata.get("split", "loo"))
+        if click.get_current_context().get_parameter_source("seed") is ParameterSource.DEFAULT:
+            seed = int(model.metadata.get("train", {}).get("seed", seed))
     data = make_split(domain, split, seed)
     require_evaluated_users(data)  # metrics over nobody are no metrics
     seed_everything(seed)
-    model = load_registered(registry, record, resolve_device(device))
     valid = model.evaluate(data, "valid")
     test = model.evaluate(data, "test", breakdown=True)
     breakdown = [row if row["users"] else {k: (v if k in ("bucket", "users") else None) for k, v in row.items()}

@@ -97,20 +97,22 @@ def loader_options(prefix: str = "", what: str = "--data") -> Callable[[F], F]:
 
     return decorate
 
-def _parse_split_spec(ctx: click.Context, param: click.Parameter, value: str) -> str:
+def _parse_split_spec(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """The canonical split spec; a bad one is parse_split's one-line ConfigError (exit 2)."""
     from recgraft.data.split import parse_split
 
-    return str(parse_split(value))
+    return None if value is None else str(parse_split(value))
 
 
-def split_option(help: str = "Evaluation protocol") -> Callable[[F], F]:
+def split_option(help: str = "Evaluation protocol", default: str | None = "loo") -> Callable[[F], F]:
     """``--split SPEC``: loo (default), ratio:0.8,0.1,0.1, ratio-time:0.8,0.1,0.1 or temporal:0.8,0.1.
 
-    The command gets ``split`` as the canonical spec (``recgraft.data.split.parse_split``).
+    The command gets ``split`` as the canonical spec (``recgraft.data.split.parse_split``), or
+    None when ``default`` is None and none is given.
     """
     return click.option(
-        "--split", "split", default="loo", show_default=True, metavar="SPEC", callback=_parse_split_spec,
+        "--split", "split", default=default, show_default=default is not None, metavar="SPEC",
+        callback=_parse_split_spec,
         help=f"{help}: loo (leave-one-out by time), ratio:TRAIN,VALID,TEST (per user, random, by --seed), "
         "ratio-time:TRAIN,VALID,TEST (per user, in time order) or temporal:TRAIN,VALID (one global cut "
         "by timestamp quantiles).",

@@ -76,3 +76,24 @@ def test_evaluate_text_shows_a_dash_for_an_empty_history_length_group(short_hist
     assert result.exit_code == 0, result.output
     line = next(line for line in result.stdout.splitlines() if line.strip().startswith(">50"))
     assert line.split() == [">50", "users", "0", "HR@10", "-", "NDCG@10", "-"]
+
+
+def test_evaluate_defaults_to_the_split_and_seed_the_checkpoint_was_trained_on(tmp_path: Path) -> None:
+    domain, _ = synthetic_domains(num_users=(60, 20), num_items=(40, 30), seed=5)
+    folder = write_atomic_files(domain, tmp_path / "data")
+    tiny = ["--set", "embedding_dim=8", "--set", "max_length=8", "--set", "num_heads=1", "--epochs", "1"]
+    trained = CliRunner().invoke(build_cli(), ["pretrain", "--data", str(folder), *tiny, "--split", "ratio:0.6,0.2,0.2",
+                                               "--seed", "3", "--json"])
+    assert trained.exit_code == 0, trained.output
+    expected = json.loads(trained.stdout)
+
+    same = CliRunner().invoke(build_cli(), ["evaluate", expected["checkpoint"], "--data", str(folder), "--json"])
+    assert same.exit_code == 0, same.output
+    payload = json.loads(same.stdout)
+    assert payload["split"] == "ratio:0.6,0.2,0.2"
+    assert payload["metrics"]["test"]["ndcg@10"] == pytest.approx(expected["metrics"]["test"]["ndcg@10"])
+
+    loo = CliRunner().invoke(build_cli(), ["evaluate", expected["checkpoint"], "--data", str(folder), "--split", "loo",
+                                           "--json"])
+    assert loo.exit_code == 0, loo.output
+    assert json.loads(loo.stdout)["split"] == "loo"

@@ -258,5 +258,8 @@ def test_transfer_and_evaluate_take_a_split_and_report_it(source_ref, target_fol
     report = json.loads(evaluated.stdout)
     assert report["split"] == "ratio-time:0.6,0.2,0.2"
     assert report["metrics"]["test"]["ndcg@10"] == pytest.approx(payload["metrics"]["test"]["ndcg@10"], abs=1e-4)
+    # without --split, evaluate uses the checkpoint's own split; --split loo asks for another
     assert json.loads(invoke("evaluate", payload["checkpoint"], "--data", str(target_folder), "--json").stdout
-                      )["split"] == "loo"
+                      )["split"] == "ratio-time:0.6,0.2,0.2"
+    assert json.loads(invoke("evaluate", payload["checkpoint"], "--data", str(target_folder), "--split", "loo",
+                             "--json").stdout)["split"] == "loo"
