@@ -31,8 +31,8 @@ MAX_BATCH = 65_536  # batch sizes, sampled negatives, scoring chunks
 MAX_COUNT = 100_000  # epochs and other counts of steps
 MAX_SEED = 2**63 - 1  # the largest seed torch, numpy and the registry's integers all take
 
-Kind = Literal["encoder", "extractor", "strategy", "head", "dataset"]
-KINDS: tuple[Kind, ...] = ("encoder", "extractor", "strategy", "head", "dataset")
+Kind = Literal["encoder", "extractor", "strategy", "head", "dataset", "item_feature"]
+KINDS: tuple[Kind, ...] = ("encoder", "extractor", "strategy", "head", "dataset", "item_feature")
 
 #: The base class (module, name) every component of a kind subclasses.
 BASE_CLASSES: dict[str, tuple[str, str]] = {
@@ -41,6 +41,7 @@ BASE_CLASSES: dict[str, tuple[str, str]] = {
     "strategy": ("recgraft.strategy", "TransferStrategy"),
     "head": ("recgraft.head", "Head"),
     "dataset": ("recgraft.data.loader", "DatasetLoader"),
+    "item_feature": ("recgraft.item_features", "ItemFeature"),
 }
 
 

@@ -8,20 +8,23 @@ defines its own self-supervised pretraining objective.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import torch
 from pydantic import Field
 from torch import nn
 
-from recgraft.components import MAX_DIM, MAX_LENGTH, Component, ComponentConfig
+from recgraft.components import MAX_DIM, MAX_LENGTH, Component
 from recgraft.engine.config import TrainConfig
 from recgraft.engine.scoring import Scorer, scorer
+from recgraft.errors import ConfigError
+from recgraft.item_features import Columns, ItemFeatureSettings, item_tables
 from recgraft.objective import NextItemObjective, PretrainingObjective
 
 
-class EncoderConfig(ComponentConfig):
-    """Settings every encoder has."""
+class EncoderConfig(ItemFeatureSettings):
+    """Settings every encoder has (the item-feature ones included: see :mod:`recgraft.item_features`)."""
 
     embedding_dim: int = Field(64, ge=1, le=MAX_DIM, description="size of item embeddings and user vectors")
     max_length: int = Field(50, ge=1, le=MAX_LENGTH, description="histories are truncated to their most recent items")
@@ -62,8 +65,12 @@ class Encoder(nn.Module, Component):
     def item_parameters(self) -> list[nn.Parameter]:
         """Parameters whose first dimension is indexed by item id (resized on alignment).
 
-        By default the item table itself, when ``item_vectors`` returns a parameter.
+        By default the id rows of the encoder's feature-aware item tables, if it has any, else
+        the item table itself, when ``item_vectors`` returns a parameter.
         """
+        tables = item_tables(self)
+        if tables:
+            return [t.ids.weight for t in tables if t.ids is not None]
         table = self.item_vectors()
         if not isinstance(table, nn.Parameter):
             raise NotImplementedError(f"{type(self).__name__} must list its item parameters")
@@ -110,14 +117,40 @@ class Encoder(nn.Module, Component):
         scores like a typical item: a random row (a random score bias above all) could
         outrank every pretrained item and bury the zero-shot ranking.
         """
-        known = source_rows >= 0
-        inherited = source_rows[source_rows > 0]
         for param in self.item_parameters():
-            if len(inherited):
-                fresh = param.data[inherited].mean(0).expand(num_items + 1, *param.shape[1:]).clone()
-            else:  # nothing aligned: a fresh initialisation at the table's scale
-                fresh = torch.empty((num_items + 1, *param.shape[1:]), dtype=param.dtype, device=param.device)
-                nn.init.normal_(fresh, std=float(param.detach().std().clamp(min=1e-3)))
-            fresh[known] = param.data[source_rows[known]]
-            param.data = fresh
+            remap_item_rows(param, num_items, source_rows)
+        for table in item_tables(self):
+            table.resize(num_items, source_rows)
         self.num_items = num_items
+
+    def set_item_features(self, columns: Columns, where: str = "the domain",
+                          feature_map: Mapping[str, str] | None = None) -> None:
+        """Give the items of the current catalogue their feature inputs from ``columns`` (one value
+        per item id; ``feature_map``: feature column -> this domain's column). A no-op for an
+        encoder without item features; a ConfigError for one whose config names features its
+        item tables do not use (an encoder plugin that builds plain embeddings)."""
+        tables = item_tables(self)
+        if self.config.item_features and not tables:
+            raise ConfigError(f"encoder {type(self).__name__} does not build its item table with "
+                              "recgraft.item_features.item_table, so it cannot use item_features")
+        for table in tables:
+            table.set_catalogue(columns, where, feature_map)
+
+    def uses_item_features(self) -> bool:
+        """Whether the item vectors come (partly) from item features."""
+        return any(t.features for t in item_tables(self))
+
+
+@torch.no_grad()
+def remap_item_rows(param: nn.Parameter, num_items: int, source_rows: torch.Tensor) -> None:
+    """Give ``param`` (first dimension indexed by item id) ``num_items + 1`` rows: row ``i`` is old
+    row ``source_rows[i]``, a new item (-1) the average inherited row (see ``Encoder.resize_items``)."""
+    known = source_rows >= 0
+    inherited = source_rows[source_rows > 0]
+    if len(inherited):
+        fresh = param.data[inherited].mean(0).expand(num_items + 1, *param.shape[1:]).clone()
+    else:  # nothing aligned: a fresh initialisation at the table's scale
+        fresh = torch.empty((num_items + 1, *param.shape[1:]), dtype=param.dtype, device=param.device)
+        nn.init.normal_(fresh, std=float(param.detach().std().clamp(min=1e-3)))
+    fresh[known] = param.data[source_rows[known]]
+    param.data = fresh

@@ -67,6 +67,16 @@ def register_datasets(register: Register) -> None:
 
 
 @hookspec
+def register_item_features(register: Register) -> None:
+    """Register item feature classes (subclasses of ``recgraft.item_features.ItemFeature``): how an
+    item-feature column becomes item vectors.
+
+    Args:
+        register: ``register(name, ItemFeatureClass)``.
+    """
+
+
+@hookspec
 def register_commands(cli: click.Group) -> None:
     """Add click commands to the ``recgraft`` command line.
 

@@ -41,6 +41,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "recgraft.plugins.encoders",
     "recgraft.plugins.extractors",
     "recgraft.plugins.heads",
+    "recgraft.plugins.item_features",
     "recgraft.plugins.strategies",
 )
 
@@ -50,6 +51,7 @@ HOOK_FOR_KIND = {
     "strategy": "register_strategies",
     "head": "register_heads",
     "dataset": "register_datasets",
+    "item_feature": "register_item_features",
 }
 
 

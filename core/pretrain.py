@@ -41,6 +41,7 @@ from recgraft.engine.loop import Phase, TrainResult, run_epochs
 from recgraft.engine.memory import check_memory
 from recgraft.engine.progress import Progress
 from recgraft.errors import ConfigError
+from recgraft.item_features import fit_item_features
 from recgraft.objective import PretrainingObjective
 from recgraft.plugin_manager import catalog
 from recgraft.provenance import component_spec
@@ -203,13 +204,16 @@ def pretrain(
     require_evaluated_users(data)
     torch_device = resolve_device(device)
     seed_everything(train_config.seed)
+    where = f"domain {data.domain.name!r}"
     if isinstance(encoder, Encoder):
         name, config = catalog().name_of("encoder", encoder), encoder.config
     else:
-        name, config = encoder, catalog().config("encoder", encoder, encoder_config)
+        name = encoder
+        config = fit_item_features(catalog().config("encoder", encoder, encoder_config), data.domain.item_features, where)
     check_memory(f"encoder '{name}'", config, data.domain.num_items, longest_history(data),
                  train_config, torch_device)  # before building a model that may not fit
     model = encoder if isinstance(encoder, Encoder) else build_encoder(name, config, data.domain.num_items)
+    model.set_item_features(data.domain.item_features, where)
     reporter = progress if isinstance(progress, Progress) else Progress(enabled=progress and distributed.is_main_process())
     reporter.log(
         f"pretraining {name} ({model.num_parameters():,} parameters) on {data.domain.name} "

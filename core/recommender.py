@@ -4,13 +4,16 @@ Pretrained and transferred checkpoints alike carry their item vocabulary, so a m
 be used with nothing but its bytes. When it is evaluated on a domain whose item ids differ
 from its own, histories and scores are translated through the item tokens: items the model
 does not know are left out of histories and can never be recommended (a held-out item the
-model does not know counts as a miss).
+model does not know counts as a miss), unless the model has item features: then
+:meth:`Recommender.on_catalogue` moves it onto the domain's catalogue, and a new item gets
+its vector from its features (zero-shot on items the model never trained on).
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +24,7 @@ from recgraft.checkpoint import CheckpointContents, from_bytes
 from recgraft.checkpoint.modules import model_from_checkpoint
 from recgraft.data.domain import Vocabulary
 from recgraft.data.split import Split, Stage
+from recgraft.encoder import Encoder
 from recgraft.engine.batching import padded_histories
 from recgraft.engine.evaluation import evaluate
 from recgraft.engine.metrics import binary_metrics
@@ -193,13 +197,56 @@ class Recommender:
         scores = score_histories(self.score, histories, self.max_length, self.device, self.padding_invariant)
         return [[(self.items.token(i), s) for i, s in row] for row in top_items(scores, histories, k, exclude_history)]
 
+    @property
+    def uses_item_features(self) -> bool:
+        """Whether item vectors come from item features (so new items can be scored)."""
+        return self.module is not None and any(
+            m.uses_item_features() for m in self.module.modules() if isinstance(m, Encoder))
+
+    def known_items(self, items: Vocabulary) -> np.ndarray:
+        """Bool per id of ``items``: the ones the source knew (a transfer's aligned items; a
+        pretrained model's own), by token; the cold-item view's "known to the source"."""
+        own = self.items
+        if "aligned_items" in self.metadata:
+            own = Vocabulary(self.items.tokens[[0, *self.metadata["aligned_items"]]])
+        known = own.lookup(items.tokens) > 0
+        known[0] = False
+        return known
+
+    def on_catalogue(self, domain: Domain, feature_map: Mapping[str, str] | None = None) -> Recommender:
+        """This model over ``domain``'s items: the items it knows (by token) keep their vectors,
+        new ones get theirs from their item features (``feature_map``: feature column -> the
+        domain's column). The model itself when it has no item features or the same items."""
+        if not self.uses_item_features or self.items == domain.items:
+            return self
+        assert self.module is not None
+        # imported here: the transfer package imports this module
+        from recgraft.transfer.alignment import align_items
+
+        source_rows = torch.from_numpy(align_items(self.items, domain.items).source_rows).to(self.device)
+        module = copy.deepcopy(self.module)
+        module.resize_items(domain.num_items, source_rows)  # type: ignore[operator]
+        for encoder in (m for m in module.modules() if isinstance(m, Encoder)):
+            encoder.set_item_features(domain.item_features, f"domain {domain.name!r}", dict(feature_map or {}))
+        metadata = {**self.metadata, "catalogue": {"domain": domain.name, "known": int((source_rows[1:] >= 0).sum()),
+                                                   "new": int((source_rows[1:] < 0).sum())}}
+        rows = source_rows.cpu().numpy()
+        old = self.known_items(self.items)  # what the source knew, in the new catalogue's ids
+        metadata["aligned_items"] = np.flatnonzero((rows > 0) & old[np.maximum(rows, 0)]).tolist()
+        return recommender_for(module.eval(), domain.items, metadata, self.device)
+
     def evaluate(
         self, split: Split, stage: Stage = "test", breakdown: bool = False, batch_size: int = 1024
     ) -> dict[str, Any]:
-        """Full-ranking metrics on ``split`` (translated to this model's items when they differ)."""
+        """Full-ranking metrics on ``split`` (translated to this model's items when they differ;
+        a model with item features is moved onto the split's catalogue first)."""
+        model = self.on_catalogue(split.domain)
+        if model is not self:
+            result = model.evaluate(split, stage, breakdown, batch_size)
+            return {**result, "unknown_items": 0, "new_items": model.metadata["catalogue"]["new"]}
         score, unknown = remap_scorer(self.score, self.items, split.domain.items, self.device)
         result = evaluate(score, split, stage, self.max_length, self.device, batch_size, breakdown,
-                          trim_padding=self.padding_invariant)
+                          trim_padding=self.padding_invariant, known_items=self.known_items(split.domain.items))
         result["unknown_items"] = unknown
         if self.pair_logits is not None and unknown == 0:
             result["binary"] = binary_evaluation(self.pair_logits, split, stage, self.max_length, self.device)
@@ -213,13 +260,18 @@ def load_recommender(
     (``source``: the checkpoint's reference, named in errors)."""
     contents = from_bytes(data, source) if isinstance(data, bytes | bytearray) else data
     device = torch.device(device)
-    model = model_from_checkpoint(contents).to(device).eval()
+    return recommender_for(model_from_checkpoint(contents).to(device).eval(), contents.items, contents.metadata, device)
+
+
+def recommender_for(model: Encoder | TransferModel, items: Vocabulary, metadata: dict[str, Any],
+                    device: torch.device) -> Recommender:
+    """The recommender of a model (in eval mode, on ``device``) over ``items``."""
     if isinstance(model, TransferModel):
         pairs = model.pair_logits if model.head.binary else None
-        return Recommender(model.scorer(device), contents.items, model.max_length, device, contents.metadata, pairs,
+        return Recommender(model.scorer(device), items, model.max_length, device, metadata, pairs,
                            model.padding_invariant, model)
-    return Recommender(model.scorer(device), contents.items, int(model.config.max_length), device,
-                       contents.metadata, padding_invariant=model.padding_invariant, module=model)
+    return Recommender(model.scorer(device), items, int(model.config.max_length), device,
+                       metadata, padding_invariant=model.padding_invariant, module=model)
 
 
 def load_registered(registry: Registry, record: CheckpointRecord, device: torch.device | str = "cpu") -> Recommender:

@@ -20,6 +20,7 @@ from recgraft.encoder import Encoder
 from recgraft.errors import ConfigError
 from recgraft.extractor import FeatureExtractor
 from recgraft.head import Head
+from recgraft.item_features import copy_catalogue
 from recgraft.plugin_manager import catalog
 from recgraft.transfer_model import TransferModel
 
@@ -61,6 +62,7 @@ class TransferContext:
     def fresh_encoder(self) -> Encoder:
         """A randomly initialised encoder of the same kind and config, on the same device."""
         encoder: Encoder = catalog().build("encoder", self.encoder_name, self.encoder.config.model_dump(), self.num_items)
+        copy_catalogue(self.encoder, encoder)  # the target items' feature inputs, when it has item features
         return encoder.to(self.encoder.item_vectors().device)
 
     def pretrained_encoder(self, reference: str, fresh: bool = False) -> Encoder:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from recgraft.encoder import Encoder
+from recgraft.encoder import Encoder, remap_item_rows
 from recgraft.engine.scoring import Scorer, scorer
 from recgraft.extractor import FeatureExtractor
 from recgraft.head import Head
@@ -127,6 +127,17 @@ class TransferModel(nn.Module):
         if self.item_bias is not None:
             bias = self.item_bias if bias is None else bias + self.item_bias
         return bias
+
+    @torch.no_grad()
+    def resize_items(self, num_items: int, source_rows: torch.Tensor) -> None:
+        """Move the trained model to another catalogue (``source_rows`` as in
+        ``Encoder.resize_items``): every encoder inside, and the item offsets and biases."""
+        for module in self.modules():
+            if isinstance(module, Encoder):
+                module.resize_items(num_items, source_rows)
+        for param in (self.item_offset, self.item_bias):
+            if param is not None:
+                remap_item_rows(param, num_items, source_rows)
 
     # --- scores --------------------------------------------------------------------------
     def score(self, features: torch.Tensor) -> torch.Tensor:

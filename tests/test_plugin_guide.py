@@ -37,6 +37,10 @@ def register_strategies(register):
 @hookimpl
 def register_datasets(register):
     register("pairs", PairsLoader)
+
+@hookimpl
+def register_item_features(register):
+    register("length", LengthFeature)
 '''
 
 
@@ -80,7 +84,7 @@ def run_suite(suite: object, tmp_path: Path) -> list[str]:
 
 def test_the_guide_has_an_example_for_every_component_kind_and_contract() -> None:
     code = "\n".join(python_blocks())
-    for name in ("Encoder", "FeatureExtractor", "Head", "TransferStrategy", "DatasetLoader",
+    for name in ("Encoder", "FeatureExtractor", "Head", "TransferStrategy", "DatasetLoader", "ItemFeature",
                  "TransferModel", "FeatureAdapter", "make_head", "padding_invariant", '"output"',
                  "EncoderContract", "StrategyContract"):
         assert name in code, name
@@ -148,3 +152,17 @@ def test_the_guide_lineage_example_is_what_registry_lineage_prints(
     result = CliRunner().invoke(build_cli(), ["registry", "lineage", "ml-1m-windowmean"])
     assert result.exit_code == 0, result.output
     assert result.stdout == expected
+
+
+def test_the_guide_item_feature_pretrains_and_reaches_new_items(guide_plugin: dict[str, object]) -> None:
+    from recgraft.checkpoint import from_bytes
+    from recgraft.checkpoint.modules import encoder_from_checkpoint
+    from recgraft.data.synthetic import synthetic_domains
+    from recgraft.pretrain import pretrain
+
+    domain = synthetic_domains(num_domains=1, num_users=40, num_items=30, seed=0)[0]
+    config = {"embedding_dim": 8, "max_length": 8, "num_heads": 1, "item_features": ["title:length"], "item_ids": False}
+    trained = pretrain(domain, "transformer", config, {"epochs": 1}, device="cpu")
+    assert trained.encoder.config.item_features[0].kind == "length"
+    loaded = encoder_from_checkpoint(from_bytes(trained.to_bytes())).eval()
+    assert torch.equal(loaded.item_vectors(), trained.encoder.eval().item_vectors())

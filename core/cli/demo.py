@@ -14,12 +14,15 @@ from recgraft.cli.options import device_option, echo_json, json_option, registry
 @seed_option()
 @device_option
 @click.option("--encoder", "encoders", multiple=True, help="Encoders to run (default: transformer, lstm, gan).")
+@click.option("--features/--no-features", default=True, show_default=True,
+              help="Also transfer through item features onto a target that shares no item with the source.")
 @registry_option
 @json_option
-def demo(seed: int, device: str, encoders: tuple[str, ...], registry_url: str | None,
+def demo(seed: int, device: str, encoders: tuple[str, ...], features: bool, registry_url: str | None,
          checkpoint_store: str | None, as_json: bool) -> None:
     """Pretrain each encoder on a synthetic source domain, transfer it with each strategy to a
-    sparse target, and print NDCG@10 and HR@10 against scratch, with the lineage.
+    sparse target, and print NDCG@10 and HR@10 against scratch, with the lineage; then transfer
+    a transformer through its items' genre onto a target whose items are all new.
 
     Runs in a temporary registry unless --registry (or RECGRAFT_REGISTRY_URL) is given.
     """
@@ -37,7 +40,8 @@ def demo(seed: int, device: str, encoders: tuple[str, ...], registry_url: str | 
                     else Registry.open(home=home, store=checkpoint_store, writable=True))
         where = registry_url or "a temporary registry"
         progress.log(f"recgraft demo: synthetic source and sparse target domains, checkpoints in {where}")
-        report = run_demo(registry, encoders or tuple(ENCODERS), seed=seed, device=device, progress=progress)
+        report = run_demo(registry, encoders or tuple(ENCODERS), seed=seed, device=device, progress=progress,
+                          features=features)
         registry.close()
     seconds = time.perf_counter() - started
     if as_json:

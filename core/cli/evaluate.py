@@ -11,6 +11,7 @@ from click.core import ParameterSource
 from recgraft.cli.options import (
     device_option,
     echo_json,
+    item_data_options,
     json_option,
     loader_options,
     registry_option,
@@ -24,6 +25,7 @@ from recgraft.cli.options import (
 @click.option("--data", "data_path", required=True, type=click.Path(path_type=Path), help="Domain to evaluate on.")
 @loader_options()
 @click.option("--domain", "domain_name", default=None, help="Domain name (default: the data's).")
+@item_data_options()
 @device_option
 @seed_option("Seeds the ratio split and the sampled negatives of binary metrics (default with the "
              "checkpoint's own split: the seed it was trained with).")
@@ -31,7 +33,7 @@ from recgraft.cli.options import (
 @registry_option
 @json_option
 def evaluate(reference: str, data_path: Path, data_format: str | None, loader_options: dict[str, Any], domain_name: str | None,
-             device: str, seed: int, split: str | None, registry_url: str | None,
+             item_vectors: tuple[Path, ...], feature_map: dict[str, str], device: str, seed: int, split: str | None, registry_url: str | None,
              checkpoint_store: str | None, as_json: bool) -> None:
     """Evaluate checkpoint REF (pretrained or transferred) on the --split of --data (default: the
     split the checkpoint was trained on, with its seed, so the same data gives the same parts).
@@ -42,14 +44,16 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     """
     from recgraft.data.loader import load_domain
     from recgraft.data.split import make_split, require_evaluated_users
+    from recgraft.data.vectors import with_item_vectors
     from recgraft.engine.device import resolve_device, seed_everything
     from recgraft.recommender import load_registered
     from recgraft.registry import Registry
 
     registry = Registry.open(url=registry_url, store=checkpoint_store, create=False)  # a read: never creates one
     record = registry.resolve(reference)
-    domain = load_domain(data_path, format=data_format, **loader_options, name=domain_name)
-    model = load_registered(registry, record, resolve_device(device))
+    domain = with_item_vectors(load_domain(data_path, format=data_format, **loader_options, name=domain_name),
+                               item_vectors)
+    model = load_registered(registry, record, resolve_device(device)).on_catalogue(domain, feature_map)
     if split is None:  # the checkpoint's own protocol, seeded as its training was unless --seed says otherwise
         split = str(model.metadata.get("split", "loo"))
         if click.get_current_context().get_parameter_source("seed") is ParameterSource.DEFAULT:
@@ -59,22 +63,27 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     seed_everything(seed)
     valid = model.evaluate(data, "valid")
     test = model.evaluate(data, "test", breakdown=True)
-    breakdown = [row if row["users"] else {k: (v if k in ("bucket", "users") else None) for k, v in row.items()}
-                 for row in test.pop("by_history_length")]  # no users: no metrics, not zeros
+    breakdown, by_item = ([row if row["users"] else {k: (v if k in ("bucket", "items", "users") else None)
+                                                     for k, v in row.items()}
+                           for row in test.pop(key)] for key in ("by_history_length", "by_item"))  # no users: no metrics, not zeros
     payload: dict[str, Any] = {
         "checkpoint": record.reference,
         "kind": model.kind,
         "domain": domain.name,
         "split": data.spec,
         "unknown_items": test.pop("unknown_items"),
-        "metrics": {"valid": {k: v for k, v in valid.items() if k != "unknown_items"}, "test": test},
+        # items the checkpoint never saw, scored from their features
+        "new_items": test.pop("new_items", None) or model.metadata.get("catalogue", {}).get("new", 0),
+        "metrics": {"valid": {k: v for k, v in valid.items() if k not in ("unknown_items", "new_items")}, "test": test},
         "by_history_length": breakdown,
+        "by_item": by_item,
     }
     if as_json:
         echo_json(payload)
         return
     click.echo(f"{record.reference} ({model.kind}) on {domain.name}: {test['users']:,} users"
-               + (f"; {payload['unknown_items']:,} items unknown to the checkpoint" if payload["unknown_items"] else ""))
+               + (f"; {payload['unknown_items']:,} items unknown to the checkpoint" if payload["unknown_items"] else "")
+               + (f"; {payload['new_items']:,} new items scored from their features" if payload["new_items"] else ""))
     for stage, metrics in payload["metrics"].items():
         click.echo(f"  {stage:5}  " + "  ".join(f"{k.upper()} {metrics[k]:.4f}" for k in ("hr@10", "ndcg@10", "mrr@10")))
     if "binary" in test:
@@ -83,6 +92,10 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     click.echo("  by history length (test):")
     for row in breakdown:
         click.echo(f"    {row['bucket']:>6}  users {row['users']:6,}  HR@10 {_metric(row['hr@10'])}  "
+                   f"NDCG@10 {_metric(row['ndcg@10'])}")
+    click.echo("  by held-out item (test):")
+    for row in by_item:
+        click.echo(f"    {row['items']:>20}  users {row['users']:6,}  HR@10 {_metric(row['hr@10'])}  "
                    f"NDCG@10 {_metric(row['ndcg@10'])}")
 
 

@@ -6,6 +6,7 @@ import functools
 import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -178,3 +179,39 @@ def read_checkpoint(registry: Registry | None, reference: str) -> tuple[str, byt
         return registry_reader(registry)(reference)
 
     return distributed.share(read)
+
+
+def _parse_feature_map(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    """``FEATURE=COLUMN`` pairs as a dict; a malformed one is a one-line ConfigError (exit 2)."""
+    from recgraft.errors import ConfigError
+
+    pairs = {}
+    for value in values:
+        feature, eq, column = value.partition("=")
+        if not eq or not feature or not column:
+            raise ConfigError(f"--feature-map {value!r}: give FEATURE=COLUMN, e.g. genre=class")
+        pairs[feature] = column
+    return pairs
+
+
+def item_data_options(feature_map: bool = True) -> Callable[[F], F]:
+    """``--item-vectors PATH`` (repeatable: a vector file as an item column named after it) and,
+    with ``feature_map``, ``--feature-map FEATURE=COLUMN`` (repeatable: which of this domain's
+    item columns feeds a checkpoint's feature column). The command gets ``item_vectors`` (a
+    tuple of paths) and ``feature_map`` (a dict)."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--item-vectors", "item_vectors", multiple=True, type=click.Path(path_type=Path), metavar="PATH",
+            help="Item vectors computed elsewhere (.npz with 'items' and 'vectors', or .parquet with "
+            "'item_id'): an item column named after the file, for the 'vectors' item feature (repeatable).",
+        )(func)
+        if feature_map:
+            func = click.option(
+                "--feature-map", "feature_map", multiple=True, metavar="FEATURE=COLUMN", callback=_parse_feature_map,
+                help="Read the checkpoint's item feature FEATURE from this domain's item column COLUMN, "
+                "e.g. genre=class (repeatable).",
+            )(func)
+        return func
+
+    return decorate

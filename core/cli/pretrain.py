@@ -24,6 +24,7 @@ from recgraft.cli.options import (
     device_option,
     echo_json,
     epochs_option,
+    item_data_options,
     json_option,
     loader_options,
     read_checkpoint,
@@ -66,6 +67,10 @@ def _continued_encoder(registry: Registry | None, reference: str, domain: Domain
 @click.option("--encoder", "encoder_name", default=None, help="Encoder name (default from plugins.toml: transformer).")
 @loader_options()
 @click.option("--domain", "domain_name", default=None, help="Domain name (default: the data's).")
+@click.option("--item-features", "item_features", multiple=True, metavar="COLUMN[:KIND]",
+              help="Item columns whose embeddings join the item ids (repeatable or comma-separated; kinds tokens, "
+              "number, text, vectors, inferred when omitted), e.g. genre,release_year,movie_title.")
+@item_data_options(feature_map=False)
 @click.option("--name", default=None, help="Checkpoint name (default: DOMAIN-ENCODER).")
 @epochs_option
 @device_option
@@ -84,7 +89,7 @@ def _continued_encoder(registry: Registry | None, reference: str, domain: Domain
 @json_option
 def pretrain(
     data_path: Path, encoder_name: str | None, data_format: str | None, loader_options: dict[str, Any],
-    domain_name: str | None,
+    domain_name: str | None, item_features: tuple[str, ...], item_vectors: tuple[Path, ...],
     name: str | None, epochs: int | None, device: str, seed: int, split: str, config_file: Path | None,
     overrides: tuple[str, ...], resume: bool, from_reference: str | None, registry_url: str | None,
     checkpoint_store: str | None, as_json: bool,
@@ -94,6 +99,7 @@ def pretrain(
     from recgraft.cli import UserError
     from recgraft.components import parse_model
     from recgraft.data.loader import load_domain
+    from recgraft.data.vectors import with_item_vectors
     from recgraft.engine import resume as resume_state
     from recgraft.engine.config import TrainConfig
     from recgraft.engine.progress import Progress
@@ -104,7 +110,7 @@ def pretrain(
     from recgraft.run_config import apply_overrides, read_config_file
 
     keys = [override.partition("=")[0] for override in overrides]
-    if from_reference is not None and (encoder_name is not None or config_file is not None or not all(
+    if from_reference is not None and (encoder_name is not None or config_file is not None or item_features or not all(
             key.startswith("train.") or key in TrainConfig.model_fields for key in keys)):
         raise UserError(f"--from {from_reference} keeps that checkpoint's encoder and its settings; "
                         "only training settings (--set train.KEY=VALUE, --epochs, --seed) can change")
@@ -116,6 +122,8 @@ def pretrain(
     if epochs is not None:
         sections["train"]["epochs"] = epochs
     sections["train"].setdefault("seed", seed)
+    if item_features:
+        sections["encoder"]["item_features"] = [c for value in item_features for c in value.split(",") if c]
     encoder_config = system.catalog.config("encoder", encoder_name, sections["encoder"])
     train_config = parse_model("train config", TrainConfig, sections["train"])
     if name is not None:
@@ -125,7 +133,8 @@ def pretrain(
         main = distributed.is_main_process()
         registry = distributed.on_main(lambda: Registry.open(url=registry_url, store=checkpoint_store, writable=True))  # fail before training
         started = time.perf_counter()
-        domain = load_domain(data_path, format=data_format, name=domain_name, **loader_options)
+        domain = with_item_vectors(load_domain(data_path, format=data_format, name=domain_name, **loader_options),
+                                   item_vectors)
         encoder: str | Encoder = encoder_name
         parents: list[tuple[str, str]] = []
         if from_reference is not None:

@@ -20,6 +20,7 @@ import click
 from recgraft.cli.options import (
     device_option,
     echo_json,
+    item_data_options,
     json_option,
     loader_options,
     registry_option,
@@ -29,7 +30,9 @@ from recgraft.cli.options import (
 
 @click.command()
 @click.argument("reference", metavar="REF")
-@click.option("--data", "data_path", type=click.Path(path_type=Path), default=None, help="Domain holding --user.")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
+              help="Domain holding --user; with --history, the item table of items the checkpoint never saw "
+              "(scored from their item features).")
 @click.option("--user", default=None, help="A user of --data; their whole history is used.")
 @click.option("--history", "history", multiple=True, metavar="ITEM",
               help="An item token, oldest first; repeat the option (tokens may contain commas).")
@@ -39,12 +42,14 @@ from recgraft.cli.options import (
 @click.option("--force", is_flag=True, help="Replace an existing --out file.")
 @click.option("-k", "--k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="How many items.")
 @loader_options()
+@item_data_options()
 @device_option
 @seed_option()
 @registry_option
 @json_option
 def recommend(reference: str, data_path: Path | None, user: str | None, history: tuple[str, ...], all_users: bool,
               out_path: Path | None, force: bool, k: int, data_format: str | None, loader_options: dict[str, Any],
+              item_vectors: tuple[Path, ...], feature_map: dict[str, str],
               device: str, seed: int, registry_url: str | None, checkpoint_store: str | None, as_json: bool) -> None:
     """Recommend the top -k items of checkpoint REF for --user (with --data) or for --history;
     or, with --all-users, for every user of --data into the file --out."""
@@ -53,8 +58,8 @@ def recommend(reference: str, data_path: Path | None, user: str | None, history:
     if all_users or out_path is not None:
         if user is not None or history or not all_users or data_path is None or out_path is None:
             raise ConfigError("--all-users and --out go together, with --data PATH and without --user or --history")
-        _recommend_all(reference, data_path, out_path, force, k, data_format, loader_options, device, seed,
-                       registry_url, checkpoint_store, as_json)
+        _recommend_all(reference, data_path, out_path, force, k, data_format, loader_options, item_vectors,
+                       feature_map, device, seed, registry_url, checkpoint_store, as_json)
         return
     if force:
         raise ConfigError("--force only applies to --all-users --out FILE")
@@ -72,12 +77,15 @@ def recommend(reference: str, data_path: Path | None, user: str | None, history:
     seed_everything(seed)
     model = load_registered(registry, record, resolve_device(device))
     tokens = list(history)
-    if user is not None:
+    if data_path is not None:  # its items, new ones scored from their features when the model has them
         from recgraft.data.loader import load_domain
+        from recgraft.data.vectors import with_item_vectors
+
+        domain = with_item_vectors(load_domain(data_path, format=data_format, **loader_options), item_vectors)
+        model = model.on_catalogue(domain, feature_map)
+    if user is not None:
         from recgraft.data.split import time_order
 
-        assert data_path is not None
-        domain = load_domain(data_path, format=data_format, **loader_options)
         uid = int(domain.users.lookup([user])[0])
         if uid == 0:
             raise DataError(f"unknown user {user!r} in {data_path}")
@@ -112,7 +120,8 @@ OUT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
 def _recommend_all(reference: str, data_path: Path, out_path: Path, force: bool, k: int, data_format: str | None,
-                   loader_options: dict[str, Any], device: str, seed: int, registry_url: str | None,
+                   loader_options: dict[str, Any], item_vectors: tuple[Path, ...], feature_map: dict[str, str],
+                   device: str, seed: int, registry_url: str | None,
                    checkpoint_store: str | None, as_json: bool) -> None:
     """``--all-users``: every user's top k into ``out_path``, with a progress bar on stderr."""
     import importlib.util
@@ -130,6 +139,7 @@ def _recommend_all(reference: str, data_path: Path, out_path: Path, force: bool,
     check_output_path(out_path, replace=force)  # fail before any work
 
     from recgraft.data.loader import load_domain
+    from recgraft.data.vectors import with_item_vectors
     from recgraft.engine.device import resolve_device, seed_everything
     from recgraft.engine.progress import Progress
     from recgraft.recommender import domain_histories, load_registered, recommend_all
@@ -137,9 +147,9 @@ def _recommend_all(reference: str, data_path: Path, out_path: Path, force: bool,
 
     registry = Registry.open(url=registry_url, store=checkpoint_store, create=False)  # a read: never creates one
     record = registry.resolve(reference)
-    domain = load_domain(data_path, format=data_format, **loader_options)
+    domain = with_item_vectors(load_domain(data_path, format=data_format, **loader_options), item_vectors)
     seed_everything(seed)
-    model = load_registered(registry, record, resolve_device(device))
+    model = load_registered(registry, record, resolve_device(device)).on_catalogue(domain, feature_map)
     _, unknown = domain_histories(model, domain)
     if unknown:
         click.echo(f"warning: {unknown:,} item(s) of {data_path} are unknown to {record.reference}; "

@@ -21,6 +21,7 @@ from recgraft.cli.options import (
     device_option,
     echo_json,
     epochs_option,
+    item_data_options,
     json_option,
     loader_options,
     read_checkpoint,
@@ -40,7 +41,9 @@ def _rounded(metrics: dict[str, Any]) -> dict[str, Any]:
 @click.option("--strategy", "strategy_name", default=None, help="Transfer strategy (default from plugins.toml: finetune).")
 @click.option("--head", "head_name", default=None, help="Head (default: dot).")
 @click.option("--extractor", "extractor_name", default=None, help="Feature extractor (default: global).")
-@click.option("--align-on", default=None, metavar="COLUMN", help="Align items by this item column (default: by token).")
+@click.option("--align-on", default=None, metavar="COLUMN",
+              help="Align items by this item column (default: by token); none: every target item is new and only "
+              "the encoder and its item features carry over.")
 @click.option("--source-data", type=click.Path(path_type=Path), default=None,
               help="Source domain data: item columns for --align-on, windows for source_mix.")
 @click.option("--train-fraction", type=FiniteFloatRange(0, 1, min_open=True), default=1.0, show_default=True,
@@ -48,6 +51,7 @@ def _rounded(metrics: dict[str, Any]) -> dict[str, Any]:
 @loader_options()
 @loader_options("source", "--source-data")
 @click.option("--domain", "domain_name", default=None, help="Target domain name (default: the data's).")
+@item_data_options()
 @click.option("--name", default=None, help="Checkpoint name (default: DOMAIN-ENCODER-STRATEGY, then -EXTRACTOR and -HEAD when they are not global and dot).")
 @epochs_option
 @device_option
@@ -62,7 +66,8 @@ def transfer(
     reference: str, data_path: Path, strategy_name: str | None, head_name: str | None,
     extractor_name: str | None, align_on: str | None, source_data: Path | None, train_fraction: float,
     data_format: str | None, loader_options: dict[str, Any], source_data_format: str | None,
-    source_loader_options: dict[str, Any], domain_name: str | None, name: str | None, epochs: int | None, device: str,
+    source_loader_options: dict[str, Any], domain_name: str | None, item_vectors: tuple[Path, ...],
+    feature_map: dict[str, str], name: str | None, epochs: int | None, device: str,
     seed: int, split: str, overrides: tuple[str, ...], no_baseline: bool, registry_url: str | None,
     checkpoint_store: str | None, as_json: bool,
 ) -> None:
@@ -71,6 +76,7 @@ def transfer(
     from recgraft.components import parse_model
     from recgraft.data.loader import load_domain
     from recgraft.data.split import keep_train_fraction, make_split
+    from recgraft.data.vectors import with_item_vectors
     from recgraft.engine.config import TrainConfig
     from recgraft.engine.progress import Progress
     from recgraft.plugin_manager import load_plugins
@@ -108,7 +114,8 @@ def transfer(
 
         source_reference, checkpoint = read_checkpoint(registry, reference)
         progress = Progress(enabled=main)  # on stderr, so --json output stays clean
-        target = load_domain(data_path, format=data_format, name=domain_name, **loader_options)
+        target = with_item_vectors(load_domain(data_path, format=data_format, name=domain_name, **loader_options),
+                                   item_vectors)
         source_domain = None if source_data is None else load_domain(
             source_data, format=source_data_format, **source_loader_options)
         target_split = make_split(target, split, train_config.seed)
@@ -117,13 +124,14 @@ def transfer(
         graft = Transfer.from_bytes(
             checkpoint, source_reference, strategy=strategy_name, extractor=extractor_name, head=head_name,
             strategy_config=sections["strategy"], extractor_config=sections["extractor"], head_config=sections["head"],
-            align_on=align_on, source_domain=source_domain,
+            align_on=align_on, feature_map=feature_map, source_domain=source_domain,
             checkpoints=lambda other: read_checkpoint(registry, other),
         )
         result = graft.fit(target_split, train_config, device=device, progress=progress)
         if result.alignment.note and main:
             click.echo(f"note: {result.alignment.note}", err=True)
-        test = result.evaluate("test")
+        test = dict(result.evaluate("test", breakdown=True))
+        by_length, by_item = test.pop("by_history_length"), test.pop("by_item")
         payload: dict[str, Any] = {
             "checkpoint": None,
             "source": source_reference,
@@ -136,6 +144,8 @@ def transfer(
             **({"chosen_on_validation": result.training.chosen} if result.training.chosen else {}),
             "overlap": result.alignment.report(),
             "train_users": int(len(target_split.train_users)),
+            "by_history_length": by_length,
+            "by_item": by_item,
         }
         extra: dict[str, Any] = {"train_fraction": train_fraction}
         if not no_baseline:
@@ -162,6 +172,8 @@ def transfer(
     click.echo(f"registered {saved.reference} ({strategy_name} from {source_reference}): test NDCG@10 "
                f"{test['ndcg@10']:.4f}, HR@10 {test['hr@10']:.4f} (best epoch {result.training.best_epoch}; "
                f"zero-shot valid NDCG@10 {result.training.zero_shot_valid['ndcg@10']:.4f})")
+    click.echo("test by held-out item: " + "; ".join(
+        f"{row['items']} ({row['users']:,} users) NDCG@10 {row['ndcg@10']:.4f}" for row in by_item if row["users"]))
     if "gain" in payload:
         base = payload["baseline"]["metrics"]["test"]
         click.echo(f"scratch baseline: test NDCG@10 {base['ndcg@10']:.4f}, HR@10 {base['hr@10']:.4f}")

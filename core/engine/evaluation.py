@@ -14,6 +14,7 @@ from recgraft.engine.batching import padded_histories
 from recgraft.engine.metrics import (
     RankingMetrics,
     breakdown_by_history_length,
+    breakdown_by_item_group,
     held_out_ranks,
     mask_history,
 )
@@ -165,9 +166,12 @@ def evaluate(
     breakdown: bool = False,
     trim_padding: bool = False,
     shard: UserShard | None = None,
+    known_items: np.ndarray | None = None,
 ) -> dict[str, object]:
     """Hit (``hr``), Recall, Precision, NDCG and MRR at 5, 10, 20 over the stage's users, each
-    ranked on all its held-out items (and the history-length breakdown).
+    ranked on all its held-out items; with ``breakdown``, HR/NDCG@10 by the length of the
+    user's history and by the held-out item: seen in training or not, and (given
+    ``known_items``, bool per item id: which ones the pretrained model knew) known to the source or new.
 
     With a ``shard`` (under torchrun) this process ranks its share of the users and the
     ranks of all are gathered, so every process gets the single-process result.
@@ -184,4 +188,20 @@ def evaluate(
     if breakdown:
         lengths = torch.from_numpy(split.history(stage).lengths()[users])
         result["by_history_length"] = breakdown_by_history_length(ranks, lengths)
+        result["by_item"] = breakdown_by_item_group(ranks, split.held_out(stage).padded(users, ranks.shape[1]),
+                                                    item_groups(split, known_items))
     return result
+
+
+def item_groups(split: Split, known_items: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The cold-item view's groups, bool per item id: seen in the split's training part or not,
+    and, given ``known_items``, known to the source model or new to it."""
+    seen = np.zeros(split.domain.num_items + 1, dtype=bool)
+    train = split.train
+    for user in split.train_users:  # the users training read (a --train-fraction keeps some)
+        seen[train.items[train.indptr[user] : train.indptr[user + 1]]] = True
+    groups = {"seen in training": seen, "unseen in training": ~seen}
+    if known_items is not None:
+        known = np.asarray(known_items, dtype=bool)
+        groups |= {"known to the source": known, "new to the source": ~known}
+    return groups

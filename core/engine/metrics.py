@@ -20,7 +20,7 @@ HR, HR / K, the usual NDCG and MRR.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -325,4 +325,32 @@ def breakdown_by_history_length(
                 f"ndcg@{k}": float(gains[inside].mean()) if users else 0.0,
             }
         )
+    return out
+
+
+def breakdown_by_item_group(
+    ranks: Tensor, targets: Tensor | np.ndarray, groups: Mapping[str, np.ndarray], k: int = 10
+) -> list[dict[str, Any]]:
+    """HR@k and NDCG@k on the held-out items of each item group (the cold-item view).
+
+    Args:
+        ranks: (U, T) held-out ranks padded with -1 (or (U,) one target each).
+        targets: the held-out item ids in the same layout (0 where ``ranks`` pads).
+        groups: name -> bool per item id (``(num_items + 1,)``), e.g. "unseen in training".
+
+    A user counts in a group when one of its held-out items is in it; the metrics are over
+    those items only. Returns one dict per group: ``items``, ``users``, ``hr@k``, ``ndcg@k``.
+    """
+    ranks = torch.as_tensor(ranks).reshape(ranks.shape[0], -1)
+    items = torch.as_tensor(np.asarray(targets)).reshape(ranks.shape[0], -1).long()
+    out = []
+    for name, member in groups.items():
+        inside = torch.from_numpy(np.asarray(member, dtype=bool))[items] & (ranks >= 0)
+        kept = torch.where(inside, ranks, torch.full_like(ranks, -1))
+        kept = kept[inside.any(dim=1)]
+        users = int(kept.shape[0])
+        metrics = per_user_metrics(kept.to(torch.float64), k) if users else {}
+        out.append({"items": name, "users": users,
+                    f"hr@{k}": float(metrics["hr"].mean()) if users else 0.0,
+                    f"ndcg@{k}": float(metrics["ndcg"].mean()) if users else 0.0})
     return out

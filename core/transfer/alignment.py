@@ -19,6 +19,8 @@ from recgraft.data.domain import Vocabulary
 from recgraft.errors import ConfigError
 
 TOKEN = "token"
+#: ``align_on="none"``: no target item inherits a source row; only item features carry over.
+NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,12 @@ class ItemAlignment:
     def share(self) -> float:
         """Share of target items that inherit a pretrained row."""
         return self.matched / max(self.target_items, 1)
+
+    def known_items(self) -> np.ndarray:
+        """Bool per target item id (pad False): the items that inherit a source row."""
+        known = self.source_rows >= 0
+        known[0] = False
+        return known
 
     def target_of_source(self) -> np.ndarray:
         """For each source item id, its target item id (0: not in the target catalogue)."""
@@ -69,6 +77,13 @@ class ItemAlignment:
     def identity(cls, num_items: int) -> ItemAlignment:
         """Every item is itself (a model used on its own catalogue)."""
         return cls(np.arange(num_items + 1, dtype=np.int64), TOKEN, num_items)
+
+
+def no_alignment(source_items: Vocabulary, target_items: Vocabulary) -> ItemAlignment:
+    """Every target item new (``align_on="none"``): what carries over is the encoder and its item features."""
+    rows = np.full(len(target_items), -1, dtype=np.int64)
+    rows[0] = 0
+    return ItemAlignment(rows, NONE, len(source_items) - 1)
 
 
 def _keys(values: np.ndarray) -> pd.Index:

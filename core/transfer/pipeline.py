@@ -58,7 +58,14 @@ from recgraft.provenance import component_spec
 from recgraft.recommender import binary_evaluation, recommend_items
 from recgraft.registry.errors import RegistryError
 from recgraft.strategy import PretrainedLoader, TransferContext, TransferStrategy
-from recgraft.transfer.alignment import TOKEN, ItemAlignment, align_items, item_column
+from recgraft.transfer.alignment import (
+    NONE,
+    TOKEN,
+    ItemAlignment,
+    align_items,
+    item_column,
+    no_alignment,
+)
 from recgraft.transfer.training import evaluate_model, fit_transfer
 from recgraft.transfer_model import TransferModel
 
@@ -122,6 +129,7 @@ class Transfer:
         extractor_config: Mapping[str, Any] | None = None,
         head_config: Mapping[str, Any] | None = None,
         align_on: str | None = None,
+        feature_map: Mapping[str, str] | None = None,
         source_domain: Domain | None = None,
         checkpoints: CheckpointReader | None = None,
     ) -> None:
@@ -141,6 +149,8 @@ class Transfer:
             self.head_name, self._head_instance = head, None
             self.head_config = catalog().config("head", head, head_config)
         self.align_on = align_on or TOKEN
+        #: feature column (as the source names it) -> the target's column, e.g. {"genre": "class"}
+        self.feature_map = dict(feature_map or {})
         self.source_domain = source_domain
         self.checkpoints = checkpoints  # other checkpoints a strategy may ask for (a blend's partner)
         if self.strategy.source_mix() > 0 and source_domain is None:
@@ -184,6 +194,11 @@ class Transfer:
         """
         return _align(self.source, target, self.align_on, self.source_domain)
 
+    def set_target_features(self, encoder: Encoder, target: Domain) -> None:
+        """Give ``encoder`` (resized to the target catalogue) its items' feature inputs from the
+        target's item columns, through :attr:`feature_map` (a no-op without item features)."""
+        encoder.set_item_features(target.item_features, f"target domain {target.name!r}", self.feature_map)
+
     def _make_head(self, feature_dim: int, item_dim: int) -> Head:
         if self._head_instance is not None:
             return self._head_instance
@@ -216,6 +231,7 @@ class Transfer:
         alignment = self.align(data.domain)
         encoder = copy.deepcopy(self.source.encoder).to(torch_device)
         encoder.resize_items(data.domain.num_items, torch.from_numpy(alignment.source_rows).to(torch_device))
+        self.set_target_features(encoder, data.domain)
         others: dict[str, dict[str, Any]] = {}
         loader = self._pretrained_loader(data.domain, others) if self.checkpoints is not None else None
         context = TransferContext(encoder, self.source.encoder_name, self.extractor, self._make_head,
@@ -257,6 +273,7 @@ class Transfer:
             else:
                 encoder = other.encoder
                 encoder.resize_items(target.num_items, torch.from_numpy(alignment.source_rows))
+            self.set_target_features(encoder, target)
             record[reference] = {"reference": resolved, "fresh": fresh, "alignment": alignment.report(),
                                  "encoder": component_spec("encoder", other.encoder_name, encoder.config.model_dump())}
             return encoder
@@ -268,6 +285,8 @@ def _align(source: SourceModel, target: Domain, align_on: str, source_domain: Do
     """See :meth:`Transfer.align`; also used for the other checkpoints a strategy reads."""
     if align_on == TOKEN:
         return align_items(source.items, target.items)
+    if align_on == NONE:
+        return no_alignment(source.items, target.items)
     target_keys = item_column(target.item_features, align_on, f"target domain {target.name!r}")
     if align_on in source.item_features:
         source_keys = source.item_features[align_on]
@@ -326,7 +345,7 @@ class TransferResult:
         heads, accuracy/precision/recall/F1/AUC) on ``stage``."""
         with use_precision(self.train_config.precision):
             result = evaluate_model(self.model, self.split, stage, self.device, self.train_config.eval_batch_size,
-                                    breakdown)
+                                    breakdown, self.alignment.known_items())
         if self.model.head.binary:
             result["binary"] = binary_evaluation(self.model.pair_logits, self.split, stage, self.model.max_length,
                                                  self.device, seed=self.train_config.seed)
@@ -356,6 +375,7 @@ class TransferResult:
             "split": self.split.spec,
             "source": {"reference": t.source.reference, "domain": t.source.domain},
             "alignment": self.alignment.report(),
+            "aligned_items": np.flatnonzero(self.alignment.known_items()).tolist(),  # target ids with a source row
             "train": self.train_config.model_dump(),
             "best_epoch": self.training.best_epoch,
             "item_features": text_columns(self.domain.item_features),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -38,11 +39,14 @@ TransferTrainResult = TrainResult
 
 
 def evaluate_model(model: TransferModel, split: Split, stage: Stage, device: torch.device,
-                   batch_size: int = 512, breakdown: bool = False) -> dict[str, Any]:
-    """Full-ranking metrics of ``model`` on ``stage`` (split across processes under torchrun)."""
+                   batch_size: int = 512, breakdown: bool = False, known_items: np.ndarray | None = None,
+                   ) -> dict[str, Any]:
+    """Full-ranking metrics of ``model`` on ``stage`` (split across processes under torchrun);
+    ``known_items`` (bool per item id) names the items the source knew, for the cold-item view."""
     model.eval()
     return evaluate(model.scorer(device), split, stage, model.max_length, device, batch_size, breakdown,
-                    trim_padding=model.padding_invariant, shard=distributed.evaluation_shard())
+                    trim_padding=model.padding_invariant, shard=distributed.evaluation_shard(),
+                    known_items=known_items)
 
 
 class TransferLoss(nn.Module):

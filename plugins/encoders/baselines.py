@@ -114,6 +114,9 @@ class BaselineEncoder(Encoder):
 
     def __init__(self, config: BaselineConfig, num_items: int) -> None:
         super().__init__(config, num_items)
+        if config.item_features or not config.item_ids:
+            raise ConfigError(f"encoder '{type(self).__name__}' is a closed-form model over item ids and takes no "
+                              "item_features (use transformer, lstm, gan or bpr)")
         self.weight = nn.Parameter(torch.zeros(num_items + 1, self.table_columns(num_items)))
         # Which column of the user vector an item id fills: the identity until the
         # catalogue is resized (new items then fill none, old ones keep their column).

@@ -19,6 +19,7 @@ from torch import nn
 from recgraft.components import MAX_LENGTH
 from recgraft.encoder import Encoder, EncoderConfig
 from recgraft.engine import NextItemExamples, TrainConfig
+from recgraft.item_features import ItemTable, item_table, item_tables
 from recgraft.objective import PretrainingObjective
 
 
@@ -37,13 +38,20 @@ class BPREncoder(Encoder):
 
     def __init__(self, config: BPRConfig, num_items: int) -> None:
         super().__init__(config, num_items)
-        self.input_embedding = nn.Embedding(num_items + 1, config.embedding_dim, padding_idx=0)
-        self.item_embedding = nn.Parameter(torch.empty(num_items + 1, config.embedding_dim))
-        nn.init.normal_(self.input_embedding.weight, std=0.1)
-        nn.init.normal_(self.item_embedding, std=0.1)
+        self.input_embedding = item_table(config, num_items, config.embedding_dim, std=0.1)
+        self.item_embedding: nn.Parameter | ItemTable
+        if config.item_features or not config.item_ids:  # the item factors from features too
+            self.item_embedding = ItemTable(num_items, config.embedding_dim, config.item_features, config.item_ids,
+                                            config.item_id_dropout, std=0.1)
+        else:
+            self.item_embedding = nn.Parameter(torch.empty(num_items + 1, config.embedding_dim))
+        for table in (self.input_embedding.weight, self.item_embedding):
+            if isinstance(table, nn.Parameter):
+                nn.init.normal_(table, std=0.1)
         with torch.no_grad():
-            self.input_embedding.weight[0] = 0
-            self.item_embedding[0] = 0
+            for table in (self.input_embedding.weight, self.item_embedding):
+                if isinstance(table, nn.Parameter):
+                    table[0] = 0
 
     def hidden_layers(self, history: torch.Tensor) -> dict[str, torch.Tensor]:
         history = history[:, -self.config.max_length :]
@@ -57,12 +65,12 @@ class BPREncoder(Encoder):
         return self.hidden_layers(history)["output"]
 
     def item_vectors(self) -> torch.Tensor:
-        return self.item_embedding
+        return self.item_embedding.weight if isinstance(self.item_embedding, ItemTable) else self.item_embedding
 
     def item_parameters(self) -> list[nn.Parameter]:
-        weight = self.input_embedding.weight
-        assert isinstance(weight, nn.Parameter)
-        return [weight, self.item_embedding]
+        tables = [t.ids.weight for t in item_tables(self) if t.ids is not None]
+        plain = [p for p in (self.input_embedding.weight, self.item_embedding) if isinstance(p, nn.Parameter)]
+        return [*tables, *plain]
 
     def pretraining_objective(self, train: TrainConfig) -> PretrainingObjective:
         return BPRObjective(self, train)

@@ -22,6 +22,7 @@ from torch import nn
 from recgraft.components import MAX_COUNT, MAX_DIM, MAX_LAYERS, MAX_LENGTH
 from recgraft.encoder import Encoder, EncoderConfig
 from recgraft.engine import NextItemExamples, TrainConfig
+from recgraft.item_features import ItemTable, item_table, item_tables
 from recgraft.objective import PretrainingObjective, next_item_loss
 
 
@@ -69,16 +70,22 @@ class GANEncoder(Encoder):
 
     def __init__(self, config: GANEncoderConfig, num_items: int) -> None:
         super().__init__(config, num_items)
-        self.input_embedding = nn.Embedding(num_items + 1, config.hidden_dim, padding_idx=0)
+        self.input_embedding = item_table(config, num_items, config.hidden_dim, std=config.hidden_dim**-0.5)
         self.input_bias = nn.Parameter(torch.zeros(config.hidden_dim))
         self.hidden = nn.ModuleList(
             nn.Linear(config.hidden_dim, config.hidden_dim) for _ in range(config.num_hidden_layers)
         )
         self.projection = nn.Linear(config.hidden_dim, config.embedding_dim)
         self.dropout = nn.Dropout(config.dropout)
-        self.item_embedding = nn.Parameter(torch.randn(num_items + 1, config.embedding_dim) * config.embedding_dim**-0.5)
+        self.item_embedding: nn.Parameter | ItemTable
+        if config.item_features or not config.item_ids:  # the output layer's item rows from features too
+            self.item_embedding = ItemTable(num_items, config.embedding_dim, config.item_features, config.item_ids,
+                                            config.item_id_dropout)
+        else:
+            self.item_embedding = nn.Parameter(torch.randn(num_items + 1, config.embedding_dim) * config.embedding_dim**-0.5)
         self.item_bias = nn.Parameter(torch.zeros(num_items + 1))
-        nn.init.normal_(self.input_embedding.weight, std=config.hidden_dim**-0.5)
+        if isinstance(self.input_embedding, nn.Embedding):
+            nn.init.normal_(self.input_embedding.weight, std=config.hidden_dim**-0.5)
 
     def _layers(self, history: torch.Tensor, prefixes: bool) -> dict[str, torch.Tensor]:
         """Hidden layers for the whole history ``(B, D)`` or, with ``prefixes``, for each prefix ``(B, L, D)``."""
@@ -118,12 +125,13 @@ class GANEncoder(Encoder):
 
     def item_vectors(self) -> torch.Tensor:
         # The output layer: item embeddings with each item's bias as a last column.
-        return torch.cat([self.item_embedding, self.item_bias.unsqueeze(1)], dim=1)
+        items = self.item_embedding.weight if isinstance(self.item_embedding, ItemTable) else self.item_embedding
+        return torch.cat([items, self.item_bias.unsqueeze(1)], dim=1)
 
     def item_parameters(self) -> list[nn.Parameter]:
-        weight = self.input_embedding.weight
-        assert isinstance(weight, nn.Parameter)
-        return [weight, self.item_embedding, self.item_bias]
+        tables = [t.ids.weight for t in item_tables(self) if t.ids is not None]
+        plain = [p for p in (self.input_embedding.weight, self.item_embedding) if isinstance(p, nn.Parameter)]
+        return [*tables, *plain, self.item_bias]
 
     def pretraining_objective(self, train: TrainConfig) -> PretrainingObjective:
         return AdversarialObjective(self, train)
@@ -197,7 +205,7 @@ class AdversarialObjective(PretrainingObjective):
         config = encoder.config
         assert isinstance(config, GANEncoderConfig)
         self.settings = config
-        device = encoder.item_embedding.device
+        device = encoder.item_bias.device
         self.discriminator = Discriminator(encoder.num_items + 1, config.discriminator_dim).to(device)
         self.discriminator_loss = self.parallel(DiscriminatorLoss(self.discriminator))
         self.generator_loss = self.parallel(GeneratorLoss(encoder, self.discriminator))

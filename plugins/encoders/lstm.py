@@ -14,6 +14,7 @@ from torch import nn
 
 from recgraft.components import MAX_DIM, MAX_LAYERS, MAX_LENGTH
 from recgraft.encoder import Encoder, EncoderConfig
+from recgraft.item_features import item_table
 
 
 class LSTMEncoderConfig(EncoderConfig):
@@ -32,14 +33,15 @@ class LSTMEncoder(Encoder):
     def __init__(self, config: LSTMEncoderConfig, num_items: int) -> None:
         super().__init__(config, num_items)
         recurrent = nn.LSTM if config.cell == "lstm" else nn.GRU
-        self.item_embedding = nn.Embedding(num_items + 1, config.embedding_dim, padding_idx=0)
+        self.item_embedding = item_table(config, num_items, config.embedding_dim)
         self.input_dropout = nn.Dropout(config.dropout)
         sizes = [config.embedding_dim] + [config.hidden_dim] * config.num_layers
         self.recurrent = nn.ModuleList(
             recurrent(sizes[i], sizes[i + 1], batch_first=True) for i in range(config.num_layers)
         )
         self.output = nn.Linear(config.hidden_dim, config.embedding_dim)
-        nn.init.normal_(self.item_embedding.weight, std=config.embedding_dim**-0.5)
+        if isinstance(self.item_embedding, nn.Embedding):
+            nn.init.normal_(self.item_embedding.weight, std=config.embedding_dim**-0.5)
 
     def _layers(self, history: torch.Tensor) -> dict[str, torch.Tensor]:
         history = history[:, -self.config.max_length :]

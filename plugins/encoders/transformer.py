@@ -16,6 +16,7 @@ from torch import nn
 
 from recgraft.components import MAX_LAYERS, MAX_LENGTH
 from recgraft.encoder import Encoder, EncoderConfig
+from recgraft.item_features import item_table
 
 
 class TransformerEncoderConfig(EncoderConfig):
@@ -108,14 +109,15 @@ class TransformerEncoder(Encoder):
             raise ConfigError(
                 f"encoder 'transformer': embedding_dim ({dim}) must be divisible by num_heads ({config.num_heads})"
             )
-        self.item_embedding = nn.Embedding(num_items + 1, dim, padding_idx=0)
+        self.item_embedding = item_table(config, num_items, dim)  # ids, plus item features when configured
         self.position_embedding = nn.Embedding(config.max_length, dim)
         self.embedding_dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(
             SelfAttentionBlock(dim, config.num_heads, config.dropout) for _ in range(config.num_layers)
         )
         self.final_norm = nn.LayerNorm(dim)
-        nn.init.normal_(self.item_embedding.weight, std=dim**-0.5)
+        if isinstance(self.item_embedding, nn.Embedding):
+            nn.init.normal_(self.item_embedding.weight, std=dim**-0.5)
         nn.init.normal_(self.position_embedding.weight, std=dim**-0.5)
 
     def _layers(self, history: torch.Tensor, last_only: bool = False) -> dict[str, torch.Tensor]:
