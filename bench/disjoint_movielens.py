@@ -25,6 +25,10 @@ to fix the recipe; ``--phase final`` runs the grid and reads test once per run. 
 
     python bench/disjoint_movielens.py --phase tune --fractions 0.1 --seeds 0 --out /tmp/disjoint-tune
     python bench/disjoint_movielens.py --phase final --out docs/results/disjoint
+    python bench/disjoint_movielens.py --phase final --task shared [--no-features] --out docs/results/shared-features
+
+``--task shared`` is the original task (the whole of ML-1M, items aligned by token) with
+item features on or off, to show what features add when ids overlap.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ def disjoint_source(source: Any, target: Any) -> Any:
 def pretrain_source(args: argparse.Namespace, source: Any) -> Any:
     from recgraft.pretrain import pretrain
 
-    config = {"item_features": FEATURES, "item_id_dropout": args.id_dropout}
+    config = {"item_features": FEATURES, "item_id_dropout": args.id_dropout} if args.features else {}
     train = {"epochs": args.source_epochs, "seed": 0, "max_minutes": args.source_minutes}
     started = time.perf_counter()
     trained = pretrain(source, "transformer", config, train, device=args.device, progress=True)
@@ -66,6 +70,15 @@ def pretrain_source(args: argparse.Namespace, source: Any) -> Any:
 
 def metrics(result: dict[str, Any]) -> dict[str, float]:
     return {k: round(float(result[k]), 5) for k in KEEP}
+
+
+def per_user_ndcg(scorer: Any, split: Any, max_length: int, device: Any, trim: bool) -> list[float]:
+    """Each evaluated user's test NDCG@10, in user order (for the paired test between runs)."""
+    from recgraft.engine.evaluation import rank_held_out
+    from recgraft.engine.metrics import per_user_metrics
+
+    _, ranks = rank_held_out(scorer, split, "test", max_length, device, trim_padding=trim)
+    return [round(v, 5) for v in per_user_metrics(ranks, 10)["ndcg"].tolist()]
 
 
 def run_cell(args: argparse.Namespace, trained: Any, target: Any, label: str, fraction: float, seed: int) -> dict[str, Any]:
@@ -88,8 +101,13 @@ def run_cell(args: argparse.Namespace, trained: Any, target: Any, label: str, fr
         row |= {"valid": metrics(scratch.result.valid), "best_epoch": scratch.result.best_epoch}
         if args.phase == "final":
             row["test"] = metrics(scratch.test)
+            encoder = scratch.encoder.eval()
+            row["test_ndcg_per_user"] = per_user_ndcg(encoder.scorer(scratch.device), split,
+                                                      int(encoder.config.max_length), scratch.device,
+                                                      encoder.padding_invariant)
     else:
-        transfer = Transfer.from_pretrained(trained, strategy=label, align_on="none", feature_map=FEATURE_MAP)
+        align_on = "none" if args.task == "disjoint" else "token"
+        transfer = Transfer.from_pretrained(trained, strategy=label, align_on=align_on, feature_map=FEATURE_MAP)
         result = transfer.fit(split, train, device=args.device)
         row |= {"valid": metrics(result.training.valid), "zero_shot_valid": metrics(result.training.zero_shot_valid),
                 "best_epoch": result.training.best_epoch, "overlap": result.alignment.report()}
@@ -97,6 +115,8 @@ def run_cell(args: argparse.Namespace, trained: Any, target: Any, label: str, fr
             test = result.evaluate("test", breakdown=True)
             row["test"] = metrics(test)
             row["test_by_item"] = test["by_item"]
+            row["test_ndcg_per_user"] = per_user_ndcg(result.model.scorer(result.device), split, result.model.max_length,
+                                                      result.device, result.model.padding_invariant)
     row["seconds"] = round(time.perf_counter() - started, 1)
     return row
 
@@ -107,11 +127,33 @@ def zero_shot(args: argparse.Namespace, trained: Any, target: Any) -> dict[str, 
     from recgraft.recommender import load_recommender
 
     split = leave_one_out(target)
-    model = load_recommender(trained.to_bytes()).on_catalogue(target, FEATURE_MAP)
+    model = load_recommender(trained.to_bytes()).on_catalogue(target, FEATURE_MAP)  # shared items keep their rows
     row: dict[str, Any] = {"run": "zero-shot", "fraction": 0.0, "seed": 0, "valid": metrics(model.evaluate(split, "valid"))}
     if args.phase == "final":
         row["test"] = metrics(model.evaluate(split, "test"))
+        row["test_ndcg_per_user"] = per_user_ndcg(model.score, split, model.max_length, model.device,
+                                                  model.padding_invariant)
     return row
+
+
+def interval(ours: list[dict[str, Any]], theirs: list[dict[str, Any]], run: str) -> str:
+    """The paired bootstrap (over users) of the per-user test NDCG@10 averaged over the seeds both
+    runs have, against scratch: the 95% interval of the relative gain."""
+    import numpy as np
+
+    from recgraft.engine.metrics import paired_bootstrap
+
+    seeds = sorted({r["seed"] for r in ours} & {r["seed"] for r in theirs})
+    if run == "scratch" or not seeds or any("test_ndcg_per_user" not in r for r in ours + theirs):
+        return "-"
+
+    def per_user(rows: list[dict[str, Any]]) -> np.ndarray:
+        return np.mean([r["test_ndcg_per_user"] for r in rows if r["seed"] in seeds], axis=0)
+
+    result = paired_bootstrap(per_user(ours), per_user(theirs))
+    if result.low is None or result.high is None:
+        return "-"
+    return f"{result.low:+.1%} to {result.high:+.1%}"
 
 
 def table(rows: list[dict[str, Any]], stage: str) -> str:
@@ -125,8 +167,8 @@ def table(rows: list[dict[str, Any]], stage: str) -> str:
         found = cells.get(key)
         return statistics.fmean(r[stage][metric] for r in found) if found else None
 
-    lines = [f"| fraction | run | seeds | {stage} NDCG@10 (spread) | {stage} HR@10 | vs scratch NDCG@10 | vs scratch HR@10 |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [f"| fraction | run | seeds | {stage} NDCG@10 (spread) | {stage} HR@10 | vs scratch NDCG@10 | vs scratch HR@10 "
+             "| paired bootstrap 95% |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for (fraction, run), found in sorted(cells.items()):
         ndcg = [r[stage]["ndcg@10"] for r in found]
         spread = statistics.pstdev(ndcg) if len(ndcg) > 1 else 0.0
@@ -135,7 +177,8 @@ def table(rows: list[dict[str, Any]], stage: str) -> str:
             ours, theirs = mean((fraction, run), metric), mean((fraction, "scratch"), metric)
             gains.append("-" if run == "scratch" or not theirs or ours is None else f"{(ours - theirs) / theirs:+.1%}")
         lines.append(f"| {fraction:g} | {run} | {len(found)} | {statistics.fmean(ndcg):.4f} ({spread:.4f}) | "
-                     f"{mean((fraction, run), 'hr@10'):.4f} | {gains[0]} | {gains[1]} |")
+                     f"{mean((fraction, run), 'hr@10'):.4f} | {gains[0]} | {gains[1]} | "
+                     f"{interval(found, cells.get((fraction, 'scratch'), []), run)} |")
     return "\n".join(lines)
 
 
@@ -144,6 +187,9 @@ def main() -> None:
     parser.add_argument("--source", default="../shared/data/ml-1m")
     parser.add_argument("--target", default="../shared/data/ml-100k")
     parser.add_argument("--phase", choices=["tune", "final"], required=True)
+    parser.add_argument("--task", choices=["disjoint", "shared"], default="disjoint",
+                        help="shared: the whole of ML-1M as the source, items aligned by token (1,539 shared)")
+    parser.add_argument("--no-features", dest="features", action="store_false", help="the source without item features")
     parser.add_argument("--fractions", nargs="+", type=float, default=[0.05, 0.1, 0.25, 1.0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--runs", nargs="+", default=["finetune", "scratch", "scratch-ids", "popular"])
@@ -161,7 +207,9 @@ def main() -> None:
     from recgraft.data.loader import load_domain
 
     target = load_domain(args.target)
-    source = disjoint_source(load_domain(args.source), target)
+    source = load_domain(args.source)
+    if args.task == "disjoint":
+        source = disjoint_source(source, target)
     log(f"source {source!r}; target {target!r}; shared items: {int((target.items.lookup(source.items.tokens) > 0).sum())}")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "results.jsonl"
@@ -174,7 +222,7 @@ def main() -> None:
             if (run, fraction, seed) in done:
                 continue
             row = zero_shot(args, trained, target) if run == "zero-shot" else run_cell(args, trained, target, run, fraction, seed)
-            row |= {"phase": args.phase, "id_dropout": args.id_dropout}
+            row |= {"phase": args.phase, "task": args.task, "features": args.features, "id_dropout": args.id_dropout}
             log(f"{run} fraction {fraction:g} seed {seed}: valid NDCG@10 {row['valid']['ndcg@10']:.4f}"
                 + (f", test {row['test']['ndcg@10']:.4f}" if "test" in row else "") + f" ({row.get('seconds', 0)}s)")
             out.write(json.dumps(row) + "\n")

@@ -23,7 +23,8 @@ LAYERS: dict[str, int] = {
     # 1: the training engine
     "recgraft.engine": 1, "recgraft.distributed": 1,
     # 2: the plugin contracts (base classes), and the two modules kept for older plugins
-    "recgraft.losses": 2, "recgraft.objective": 2, "recgraft.encoder": 2, "recgraft.extractor": 2,
+    "recgraft.losses": 2, "recgraft.objective": 2, "recgraft.encoder": 2, "recgraft.item_features": 2,
+    "recgraft.extractor": 2,
     "recgraft.head": 2, "recgraft.transfer_model": 2, "recgraft.strategy": 2,
     "recgraft.training": 2, "recgraft.batching": 2,
     # 3: checkpoints: the file format, and bytes back to modules

@@ -86,7 +86,7 @@ def test_the_guide_has_an_example_for_every_component_kind_and_contract() -> Non
     code = "\n".join(python_blocks())
     for name in ("Encoder", "FeatureExtractor", "Head", "TransferStrategy", "DatasetLoader", "ItemFeature",
                  "TransferModel", "FeatureAdapter", "make_head", "padding_invariant", '"output"',
-                 "EncoderContract", "StrategyContract"):
+                 "EncoderContract", "StrategyContract", "ItemFeatureContract"):
         assert name in code, name
 
 
@@ -100,7 +100,8 @@ def test_the_guide_examples_are_a_plugin_whose_components_pass_the_contract_suit
     guide_plugin: dict[str, object], tmp_path: Path
 ) -> None:
     suites = {name: value for name, value in guide_plugin.items() if name.startswith("Test") and isinstance(value, type)}
-    assert set(suites) == {"TestWindowMean", "TestWithLastItem", "TestCosineHead", "TestAdapted", "TestPairs"}
+    assert set(suites) == {"TestWindowMean", "TestWithLastItem", "TestCosineHead", "TestAdapted", "TestPairs",
+                           "TestLength"}
     for name, suite in suites.items():
         ran = run_suite(suite(), tmp_path / name)
         assert len(ran) >= 5, (name, ran)

@@ -20,8 +20,11 @@ from recgraft.data.split import (
 )
 from recgraft.data.stats import domain_stats
 from recgraft.data.synthetic import synthetic_domains
+from recgraft.data.vectors import read_vector_file, with_item_vectors
 
 __all__ = [
+    "read_vector_file",
+    "with_item_vectors",
     "PAD",
     "DatasetLoader",
     "DatasetLoaderConfig",

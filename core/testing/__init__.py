@@ -18,6 +18,7 @@ from recgraft.testing.suites import (
     EncoderContract,
     ExtractorContract,
     HeadContract,
+    ItemFeatureContract,
     StrategyContract,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "EncoderContract",
     "ExtractorContract",
     "HeadContract",
+    "ItemFeatureContract",
     "StrategyContract",
 ]

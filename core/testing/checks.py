@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from pydantic import BaseModel, ValidationError
 
@@ -422,3 +423,31 @@ def check_malformed_is_data_error(loader: Any, path: Path) -> None:
 def _close(rule: str, actual: torch.Tensor, expected: torch.Tensor, why: str = "values differ") -> None:
     if actual.shape != expected.shape or not torch.allclose(actual.float(), expected.float(), rtol=1e-4, atol=1e-5):
         raise _fail(rule, why)
+
+
+def check_item_feature(feature: type, config: Any, values: np.ndarray, dim: int = 8) -> None:
+    """An item feature fits a JSON state, makes per-item inputs of its declared shape and dtype,
+    embeds them to ``(N, dim)``, and is rebuilt from its config and state (as from a checkpoint)
+    with the same vectors: what transfer to new items relies on."""
+    import json
+
+    rule = "item_feature"
+    state = feature.fit(config, values)
+    try:
+        recorded = json.loads(json.dumps(state))
+    except (TypeError, ValueError) as exc:
+        raise _fail(rule, f"fit must return JSON-serialisable state: {exc}") from None
+    torch.manual_seed(0)
+    module = feature(config, dim, recorded)
+    inputs = module.inputs(values)
+    if tuple(inputs.shape) != (len(values), *module.input_shape()) or inputs.dtype != module.input_dtype:
+        raise _fail(rule, f"inputs are {list(inputs.shape)} {inputs.dtype}, input_shape() and input_dtype say "
+                          f"{[len(values), *module.input_shape()]} {module.input_dtype}")
+    if not torch.equal(inputs, module.inputs(values)):
+        raise _fail(rule, "inputs must be the same for the same values")
+    vectors = module(inputs)
+    if tuple(vectors.shape) != (len(values), dim) or not torch.isfinite(vectors).all():
+        raise _fail(rule, f"forward must give finite vectors of shape {[len(values), dim]}, got {list(vectors.shape)}")
+    rebuilt = feature(config, dim, json.loads(json.dumps(state)))
+    rebuilt.load_state_dict(module.state_dict())
+    _close(rule, rebuilt(rebuilt.inputs(values)), vectors, "a feature rebuilt from its config and state differs")

@@ -192,6 +192,21 @@ class StrategyContract(ComponentContract, _NeedsEncoders):
                                   checks.toy_history(self.num_items))
 
 
+class ItemFeatureContract(ComponentContract):
+    """The item-feature contract (see docs/plugins.md, "ItemFeature"): set ``values``, a sample
+    column (one value per item id, the pad first) of the kind the feature reads."""
+
+    kind = "item_feature"
+    values: ClassVar[Any] = None
+
+    def test_fits_embeds_and_rebuilds_from_its_state(self) -> None:
+        import numpy as np
+
+        if self.values is None:
+            raise NotImplementedError(f"{type(self).__name__} must set values (a sample column, pad first)")
+        checks.check_item_feature(self.component_class(), self.make_config(), np.asarray(self.values))
+
+
 class DatasetContract(ComponentContract):
     """The dataset-loader contract (see docs/plugins.md, "DatasetLoader").
 

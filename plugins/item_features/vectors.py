@@ -1,5 +1,5 @@
 """``vectors``: dense item vectors computed elsewhere (sentence or image embeddings), a column of
-shape ``(items + 1, d)`` (see :func:`recgraft.data.load_item_vectors`), mapped linearly."""
+shape ``(items + 1, d)`` (see :func:`recgraft.data.with_item_vectors`), mapped linearly."""
 
 from __future__ import annotations
 

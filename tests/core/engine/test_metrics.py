@@ -290,3 +290,33 @@ def test_breakdown_takes_held_out_sets() -> None:
     assert rows[0]["users"] == 1 and rows[0]["hr@10"] == 1.0
     assert rows[0]["ndcg@10"] == pytest.approx(1.0 / (1.0 + 1 / math.log2(3)))
     assert rows[-1]["users"] == 1 and rows[-1]["hr@10"] == 0.0
+
+
+def test_paired_bootstrap_of_a_constant_gain_has_a_tight_interval_around_it() -> None:
+    from recgraft.engine.metrics import paired_bootstrap
+
+    theirs = np.random.default_rng(0).uniform(0.1, 1.0, size=500)
+    result = paired_bootstrap(theirs * 1.2, theirs)
+    assert result.gain == pytest.approx(0.2)
+    assert result.low == pytest.approx(0.2) and result.high == pytest.approx(0.2)
+    assert result.significant and result.users == 500
+
+
+def test_paired_bootstrap_of_noise_around_no_change_is_not_significant() -> None:
+    from recgraft.engine.metrics import paired_bootstrap
+
+    rng = np.random.default_rng(1)
+    theirs = rng.uniform(0, 1, size=400)
+    ours = theirs[rng.permutation(400)]  # the same values, shuffled among users: no systematic gain
+    result = paired_bootstrap(ours, theirs, samples=2000)
+    assert result.gain == pytest.approx(0.0, abs=1e-12)
+    assert result.low < 0 < result.high and not result.significant
+
+
+def test_paired_bootstrap_matches_a_hand_computed_two_user_case() -> None:
+    from recgraft.engine.metrics import paired_bootstrap
+
+    # two users: resamples are (u1,u1), (u1,u2), (u2,u1), (u2,u2); ours/theirs: 2/1, 3/3, 3/3, 4/5
+    result = paired_bootstrap(np.array([2.0, 4.0]), np.array([1.0, 5.0]), samples=20_000, seed=3)
+    assert result.gain == pytest.approx(0.0)
+    assert result.low == pytest.approx(-0.2) and result.high == pytest.approx(1.0)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from recgraft.plugin_manager import catalog
+from recgraft.testing import ItemFeatureContract
 
 
 def build(kind: str, values: np.ndarray, dim: int = 4, **config):
@@ -62,3 +63,30 @@ def test_vectors_are_projected_from_unit_length() -> None:
     inputs = feature.inputs(vectors)
     assert torch.allclose(inputs[1], inputs[2]) and torch.allclose(inputs[1].norm(), torch.tensor(1.0))
     assert torch.count_nonzero(inputs[0]) == 0
+
+
+class TestTokens(ItemFeatureContract):
+    component = "tokens"
+    values = np.array(["", "Action Comedy", "Drama", None, "Action"], dtype=object)
+
+
+class TestNumber(ItemFeatureContract):
+    component = "number"
+    values = np.array([np.nan, 1995.0, 1960.0, np.nan, 2000.0])
+
+
+class TestNormalisedNumber(ItemFeatureContract):
+    component = "number"
+    config = {"encoding": "normalise"}
+    values = np.array(["", "1995", "1960", "V", "2000"], dtype=object)
+
+
+class TestText(ItemFeatureContract):
+    component = "text"
+    config = {"buckets": 64}
+    values = np.array(["", "Toy Story (1995)", "Heat", None, "Jumanji"], dtype=object)
+
+
+class TestVectors(ItemFeatureContract):
+    component = "vectors"
+    values = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
