@@ -425,7 +425,7 @@ def _close(rule: str, actual: torch.Tensor, expected: torch.Tensor, why: str = "
         raise _fail(rule, why)
 
 
-def check_item_feature(feature: type, config: Any, values: np.ndarray, dim: int = 8) -> None:
+def check_item_feature(feature: Any, config: Any, values: np.ndarray, dim: int = 8) -> None:
     """An item feature fits a JSON state, makes per-item inputs of its declared shape and dtype,
     embeds them to ``(N, dim)``, and is rebuilt from its config and state (as from a checkpoint)
     with the same vectors: what transfer to new items relies on."""
