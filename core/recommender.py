@@ -140,27 +140,36 @@ def binary_evaluation(
     pair_logits: PairScorer, split: Split, stage: Stage, max_length: int, device: torch.device,
     seed: int = 0, batch_size: int = 1024,
 ) -> dict[str, float | None]:
-    """Accuracy, precision, recall, F1 and AUC of "will the user take this item": each evaluated
-    user's held-out item against one sampled item the user never had (seeded)."""
+    """Accuracy, precision, recall, F1 and AUC of "will the user take this item": each held-out
+    item of an evaluated user (one under leave-one-out, several under a ratio split) against
+    one sampled item the user never had (seeded), scored after the user's history."""
     users = split.evaluated_users(stage)
     history = split.history(stage)
-    targets = split.targets(stage)
+    held = split.held_out(stage)
+    counts = held.lengths()[users]
+    positives = held.padded(users)  # (U, T), 0-padded
     rng = np.random.default_rng(seed)
     num_items = split.domain.num_items
-    negatives = rng.integers(1, num_items + 1, size=len(users))
+    negatives = np.zeros_like(positives)
+    negatives[positives > 0] = rng.integers(1, num_items + 1, size=int(counts.sum()))
     seen = set(zip(history.rows().tolist(), history.items.tolist(), strict=True))
-    for i, user in enumerate(users):  # redraw the few negatives the user did have
+    seen |= set(zip(held.rows().tolist(), held.items.tolist(), strict=True))
+    for row, column in zip(*np.nonzero(positives), strict=True):  # redraw the few negatives the user did have
+        user = int(users[row])
         for _ in range(20):
-            if (int(user), int(negatives[i])) not in seen and negatives[i] != targets[user]:
+            if (user, int(negatives[row, column])) not in seen:
                 break
-            negatives[i] = rng.integers(1, num_items + 1)
+            negatives[row, column] = rng.integers(1, num_items + 1)
     probabilities, labels = [], []
     for start in range(0, len(users), batch_size):
         chunk = users[start : start + batch_size]
         inputs = padded_histories(history, chunk, max_length).to(device)
-        candidates = torch.from_numpy(np.stack([targets[chunk], negatives[start : start + batch_size]], 1)).to(device)
-        probabilities.append(torch.sigmoid(pair_logits(inputs, candidates).float()).cpu().reshape(-1))
-        labels.append(torch.tensor([1.0, 0.0]).repeat(len(chunk)))
+        pos, neg = positives[start : start + batch_size], negatives[start : start + batch_size]
+        candidates = torch.from_numpy(np.concatenate([pos, neg], 1)).to(device)  # (B, 2T)
+        scores = torch.sigmoid(pair_logits(inputs, candidates).float()).cpu()
+        present = torch.from_numpy(np.concatenate([pos, neg], 1) > 0)
+        probabilities.append(scores[present])
+        labels.append(torch.from_numpy(np.concatenate([np.ones_like(pos), np.zeros_like(neg)], 1))[present].float())
     if not probabilities:
         return binary_metrics([], [])
     return binary_metrics(torch.cat(probabilities), torch.cat(labels))

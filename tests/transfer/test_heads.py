@@ -47,6 +47,19 @@ def test_sigmoid_head_learns_the_binary_task(pretrained, target_split) -> None:
     binary = test["binary"]
     assert set(binary) >= {"accuracy", "precision", "recall", "f1", "auc"}
     assert binary["auc"] > 0.75 and binary["count"] == 2 * test["users"]
+
+
+def test_sigmoid_head_on_a_ratio_split_judges_every_held_out_item_against_a_sampled_one(pretrained, domains) -> None:
+    from recgraft.data.split import make_split
+
+    split = make_split(domains[1], "ratio:0.6,0.2,0.2", seed=0)
+    transfer = Transfer.from_pretrained(pretrained, strategy="direct", head="sigmoid")
+    result = transfer.fit(split, {"epochs": 8, "batch_size": 32, "learning_rate": 5e-3})
+    test = result.evaluate("test")
+    held = split.held_out("test").lengths()[split.evaluated_users("test")]
+    binary = test["binary"]
+    assert binary["count"] == 2 * int(held.sum()) > 2 * test["users"]  # several held-out items per user
+    assert binary["auc"] > 0.6 and 0 <= binary["f1"] <= 1
     assert test["ndcg@10"] > 0.05  # it ranks the whole catalogue too
 
 
