@@ -59,7 +59,9 @@ def disjoint_source(source: Any, target: Any) -> Any:
 def pretrain_source(args: argparse.Namespace, source: Any) -> Any:
     from recgraft.pretrain import pretrain
 
-    config = {"item_features": FEATURES, "item_id_dropout": args.id_dropout} if args.features else {}
+    config: dict[str, Any] = {"max_length": args.max_length}
+    if args.features:
+        config |= {"item_features": FEATURES, "item_id_dropout": args.id_dropout}
     train = {"epochs": args.source_epochs, "seed": 0, "max_minutes": args.source_minutes}
     started = time.perf_counter()
     trained = pretrain(source, "transformer", config, train, device=args.device, progress=True)
@@ -95,7 +97,7 @@ def run_cell(args: argparse.Namespace, trained: Any, target: Any, label: str, fr
     started = time.perf_counter()
     row: dict[str, Any] = {"run": label, "fraction": fraction, "seed": seed, "train_users": int(len(split.train_users))}
     if label in ("scratch-ids", "popular"):
-        encoder, config = ("transformer", {}) if label == "scratch-ids" else ("popular", {})
+        encoder, config = ("transformer", {"max_length": args.max_length}) if label == "scratch-ids" else ("popular", {})
         scratch = pretrain(split, encoder, config, {**train, "epochs": 1} if label == "popular" else train,
                            device=args.device)
         row |= {"valid": metrics(scratch.result.valid), "best_epoch": scratch.result.best_epoch}
@@ -194,12 +196,13 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--runs", nargs="+", default=["finetune", "scratch", "scratch-ids", "popular"])
     parser.add_argument("--id-dropout", type=float, default=0.0, help="item_id_dropout of the source encoder")
+    parser.add_argument("--max-length", type=int, default=50, help="the transformer's history length (compute)")
     parser.add_argument("--source-epochs", type=int, default=200)
     parser.add_argument("--source-minutes", type=float, default=6.0, help="pretraining wall-time budget")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--patience", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("bench-results/disjoint"))
     args = parser.parse_args()
@@ -222,7 +225,8 @@ def main() -> None:
             if (run, fraction, seed) in done:
                 continue
             row = zero_shot(args, trained, target) if run == "zero-shot" else run_cell(args, trained, target, run, fraction, seed)
-            row |= {"phase": args.phase, "task": args.task, "features": args.features, "id_dropout": args.id_dropout}
+            row |= {"phase": args.phase, "task": args.task, "features": args.features, "id_dropout": args.id_dropout,
+                    "max_length": args.max_length}
             log(f"{run} fraction {fraction:g} seed {seed}: valid NDCG@10 {row['valid']['ndcg@10']:.4f}"
                 + (f", test {row['test']['ndcg@10']:.4f}" if "test" in row else "") + f" ({row.get('seconds', 0)}s)")
             out.write(json.dumps(row) + "\n")

@@ -9,7 +9,7 @@ defines its own self-supervised pretraining objective.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
@@ -117,8 +117,12 @@ class Encoder(nn.Module, Component):
         scores like a typical item: a random row (a random score bias above all) could
         outrank every pretrained item and bury the zero-shot ranking.
         """
+        # Nothing aligned: an encoder with item features starts its new items' id rows (and
+        # biases) at zero, so that a new item is its features (as a dropped id is in training);
+        # one without features has nothing better than a fresh initialisation at the table's scale.
+        empty: Literal["random", "zeros"] = "zeros" if self.uses_item_features() else "random"
         for param in self.item_parameters():
-            remap_item_rows(param, num_items, source_rows)
+            remap_item_rows(param, num_items, source_rows, empty)
         for table in item_tables(self):
             table.resize(num_items, source_rows)
         self.num_items = num_items
@@ -142,13 +146,17 @@ class Encoder(nn.Module, Component):
 
 
 @torch.no_grad()
-def remap_item_rows(param: nn.Parameter, num_items: int, source_rows: torch.Tensor) -> None:
+def remap_item_rows(param: nn.Parameter, num_items: int, source_rows: torch.Tensor,
+                    empty: Literal["random", "zeros"] = "random") -> None:
     """Give ``param`` (first dimension indexed by item id) ``num_items + 1`` rows: row ``i`` is old
-    row ``source_rows[i]``, a new item (-1) the average inherited row (see ``Encoder.resize_items``)."""
+    row ``source_rows[i]``, a new item (-1) the average inherited row (see ``Encoder.resize_items``);
+    with nothing inherited, new rows are drawn at the table's scale (``empty="random"``) or zero."""
     known = source_rows >= 0
     inherited = source_rows[source_rows > 0]
     if len(inherited):
         fresh = param.data[inherited].mean(0).expand(num_items + 1, *param.shape[1:]).clone()
+    elif empty == "zeros":
+        fresh = torch.zeros((num_items + 1, *param.shape[1:]), dtype=param.dtype, device=param.device)
     else:  # nothing aligned: a fresh initialisation at the table's scale
         fresh = torch.empty((num_items + 1, *param.shape[1:]), dtype=param.dtype, device=param.device)
         nn.init.normal_(fresh, std=float(param.detach().std().clamp(min=1e-3)))

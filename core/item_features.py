@@ -45,6 +45,8 @@ class ItemFeature(nn.Module, Component):
     Config: ClassVar[type[ItemFeatureConfig]] = ItemFeatureConfig
     #: dtype of the per-item inputs :meth:`inputs` returns
     input_dtype: ClassVar[torch.dtype] = torch.long
+    #: dimensions of the column the feature reads: 1 (a value per item) or 2 (a vector per item)
+    column_ndim: ClassVar[int] = 1
 
     def __init__(self, config: ItemFeatureConfig, dim: int, state: Mapping[str, Any]) -> None:
         super().__init__()
@@ -156,6 +158,15 @@ def feature_column(columns: Columns, column: str, where: str, feature_map: Mappi
     return np.asarray(columns[name])
 
 
+def check_column(column: str, feature: type[ItemFeature] | ItemFeature, values: np.ndarray, rows: int | None = None) -> None:
+    """A ConfigError naming ``column`` unless it has the shape ``feature`` reads (and ``rows`` rows)."""
+    if values.ndim != feature.column_ndim:
+        what = "a value per item" if feature.column_ndim == 1 else "a vector per item"
+        raise ConfigError(f"item feature {column!r}: its kind reads {what}, the column has shape {list(values.shape)}")
+    if rows is not None and len(values) != rows:
+        raise ConfigError(f"item feature {column!r}: {len(values)} values for {rows} item ids")
+
+
 def fit_item_features(config: BaseModel, columns: Columns, where: str = "the domain") -> Any:
     """``config`` (an encoder config) with each item feature's kind and state fitted on ``columns``;
     features already fitted are kept as they are (a transfer never refits the source's encoding)."""
@@ -170,6 +181,7 @@ def fit_item_features(config: BaseModel, columns: Columns, where: str = "the dom
         values = feature_column(columns, spec.column, where)
         kind = spec.kind or infer_kind(values)
         feature_config = catalog().config("item_feature", kind, spec.config)
+        check_column(spec.column, catalog().get("item_feature", kind), values)
         state = catalog().get("item_feature", kind).fit(feature_config, values)
         fitted.append(ItemFeatureSpec(column=spec.column, kind=kind, config=feature_config.model_dump(), state=state))
     return config.model_copy(update={"item_features": fitted})
@@ -233,8 +245,7 @@ class ItemTable(nn.Module):
         current catalogue): how items get their feature vectors on a new domain."""
         for i, (column, feature) in enumerate(zip(self.columns, self.feature_modules(), strict=True)):
             values = feature_column(columns, column, where, feature_map)
-            if len(values) != self.num_items + 1:
-                raise ConfigError(f"item feature {column!r}: {len(values)} values for {self.num_items + 1} item ids")
+            check_column(column, feature, values, self.num_items + 1)
             buffer = getattr(self, f"inputs{i}")
             buffer.copy_(feature.inputs(values).to(buffer.device, buffer.dtype))
 

@@ -33,6 +33,10 @@ def component_spec(kind: str, name: str, config: Mapping[str, Any]) -> dict[str,
     providers = catalog().rivals(kind, name)
     if len(providers) == 1:
         spec.update(providers[0].provenance)
+    features = [f.get("kind") for f in config.get("item_features", []) or [] if isinstance(f, Mapping)]
+    if kind == "encoder" and features:  # the item_feature plugins its item table needs
+        spec["item_features"] = [{k: v for k, v in component_spec("item_feature", str(f), {}).items() if k != "config"}
+                                 for f in dict.fromkeys(features) if f]
     return spec
 
 
@@ -45,6 +49,9 @@ def recorded_components(metadata: Mapping[str, Any]) -> Iterator[tuple[str, dict
     for role, spec in components.items():
         if role in KINDS and isinstance(spec, dict):
             yield role, spec
+            for feature in spec.get("item_features", []) if isinstance(spec.get("item_features"), list) else []:
+                if isinstance(feature, dict):
+                    yield "item_feature", feature
     pretrained = components.get("pretrained")
     if isinstance(pretrained, dict):
         for record in pretrained.values():

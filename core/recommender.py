@@ -161,6 +161,7 @@ def binary_evaluation(
                 break
             negatives[row, column] = rng.integers(1, num_items + 1)
     probabilities, labels = [], []
+    batch_size = max(1, batch_size // max(positives.shape[1], 1))  # about batch_size users' pairs at a time
     for start in range(0, len(users), batch_size):
         chunk = users[start : start + batch_size]
         inputs = padded_histories(history, chunk, max_length).to(device)
@@ -222,12 +223,19 @@ class Recommender:
         known[0] = False
         return known
 
+    def _source_groups(self, items: Vocabulary) -> np.ndarray | None:
+        """:meth:`known_items` where the checkpoint says which items the source knew (a transfer
+        written before ``aligned_items`` was recorded does not: no source groups then)."""
+        if self.kind == "transfer" and "aligned_items" not in self.metadata:
+            return None
+        return self.known_items(items)
+
     def on_catalogue(self, domain: Domain, feature_map: Mapping[str, str] | None = None) -> Recommender:
         """This model over ``domain``'s items: the items it knows (by token) keep their vectors,
         new ones get theirs from their item features (``feature_map``: feature column -> the
         domain's column). The model itself when it has no item features or the same items."""
-        if not self.uses_item_features or self.items == domain.items:
-            return self
+        if not self.uses_item_features or self.items == domain.items or bool((self.items.lookup(domain.items.tokens[1:]) > 0).all()):
+            return self  # no new item: the model's own catalogue, histories and scores translated by token
         assert self.module is not None
         # imported here: the transfer package imports this module
         from recgraft.transfer.alignment import align_items
@@ -255,7 +263,7 @@ class Recommender:
             return {**result, "unknown_items": 0, "new_items": model.metadata["catalogue"]["new"]}
         score, unknown = remap_scorer(self.score, self.items, split.domain.items, self.device)
         result = evaluate(score, split, stage, self.max_length, self.device, batch_size, breakdown,
-                          trim_padding=self.padding_invariant, known_items=self.known_items(split.domain.items))
+                          trim_padding=self.padding_invariant, known_items=self._source_groups(split.domain.items))
         result["unknown_items"] = unknown
         if self.pair_logits is not None and unknown == 0:
             result["binary"] = binary_evaluation(self.pair_logits, split, stage, self.max_length, self.device)

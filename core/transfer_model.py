@@ -135,9 +135,10 @@ class TransferModel(nn.Module):
         for module in self.modules():
             if isinstance(module, Encoder):
                 module.resize_items(num_items, source_rows)
-        for param in (self.item_offset, self.item_bias):
-            if param is not None:
-                remap_item_rows(param, num_items, source_rows)
+            if isinstance(module, TransferModel):  # this one, and any inside (a blend's partner)
+                for param in (module.item_offset, module.item_bias):
+                    if param is not None:  # learned target-side offsets: new items start at none
+                        remap_item_rows(param, num_items, source_rows, "zeros")
 
     # --- scores --------------------------------------------------------------------------
     def score(self, features: torch.Tensor) -> torch.Tensor:

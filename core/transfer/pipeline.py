@@ -229,6 +229,11 @@ class Transfer:
             enabled=progress and distributed.is_main_process())
         seed_everything(train_config.seed)
         alignment = self.align(data.domain)
+        if alignment.matched == 0 and not self.source.encoder.uses_item_features() and alignment.note is None:
+            alignment = dataclasses.replace(alignment, note=(
+                f"no target item is aligned with the source ({alignment.on}) and the source encoder has no item "
+                "features: only its layers carry over, every item starts fresh (pretrain with --item-features, "
+                "or align on a shared column)"))
         encoder = copy.deepcopy(self.source.encoder).to(torch_device)
         encoder.resize_items(data.domain.num_items, torch.from_numpy(alignment.source_rows).to(torch_device))
         self.set_target_features(encoder, data.domain)

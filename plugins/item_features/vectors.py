@@ -24,6 +24,7 @@ class VectorsFeature(ItemFeature):
 
     Config = VectorsFeatureConfig
     input_dtype = torch.float32
+    column_ndim = 2
 
     def __init__(self, config: VectorsFeatureConfig, dim: int, state: Mapping[str, Any]) -> None:
         super().__init__(config, dim, state)

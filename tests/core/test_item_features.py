@@ -139,3 +139,26 @@ def test_a_vectors_column_is_fitted_from_its_width(domain) -> None:
     spec = encoder.config.item_features[0]
     assert (spec.kind, spec.state) == ("vectors", {"dim": 5})
     assert encoder.item_vectors().shape == (len(domain.items), 8)
+
+
+def test_with_nothing_aligned_a_new_item_is_its_features(domain) -> None:
+    encoder = fitted_encoder(domain, item_features=["genre"])
+    encoder.resize_items(domain.num_items, torch.full((domain.num_items + 1,), -1).index_fill(0, torch.tensor([0]), 0))
+    encoder.set_item_features(domain.item_features)
+    table = item_tables(encoder)[0]
+    assert table.ids is not None and torch.count_nonzero(table.ids.weight[1:]) == 0
+    features = table.features[0](table.feature_inputs()[0])
+    assert torch.allclose(encoder.item_vectors()[1:], features[1:])
+
+
+def test_a_column_of_the_wrong_shape_is_a_config_error(domain) -> None:
+    encoder = fitted_encoder(domain, item_features=["genre"])
+    with pytest.raises(ConfigError, match="reads a value per item, the column has shape"):
+        encoder.set_item_features({"genre": np.zeros((len(domain.items), 3))})
+
+
+def test_a_checkpoint_records_the_plugins_of_its_item_features(domain) -> None:
+    trained = pretrain(domain, "transformer", {**TINY, "item_features": ["genre"]}, {"epochs": 1})
+    spec = from_bytes(trained.to_bytes()).metadata["components"]["encoder"]
+    assert spec["item_features"] == [{"name": "tokens", "plugin": "recgraft.plugins.item_features",
+                                      "distribution": "recgraft", "version": spec["version"]}]
