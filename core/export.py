@@ -27,6 +27,7 @@ import torch
 
 from recgraft.data.domain import Domain
 from recgraft.errors import ConfigError, DataError
+from recgraft.item_features import frozen_item_tables
 from recgraft.recommender import Recommender, score_histories
 from recgraft.registry.files.base import check_output_path, write_file_atomically
 
@@ -103,7 +104,7 @@ def export_onnx(
     def write_graph(path: Path) -> None:
         # The TorchScript exporter (deprecated in torch 2.9, still shipped) traces any scorer,
         # data-dependent Python included; the parity check below is what vouches for the graph.
-        with torch.no_grad(), warnings.catch_warnings():
+        with torch.no_grad(), warnings.catch_warnings(), frozen_item_tables(graph):
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(

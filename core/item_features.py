@@ -15,7 +15,8 @@ another domain's column (:meth:`ItemTable.set_catalogue`) is how a model reaches
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, cast
 
 import numpy as np
@@ -204,6 +205,8 @@ class ItemTable(nn.Module):
         if not ids and not specs:
             raise ConfigError("item_ids is false but no item_features are given: items would have no vector")
         self.num_items, self.dim, self.id_dropout = num_items, dim, id_dropout
+        #: the table computed once, while :func:`frozen_item_tables` holds (a graph export sees a constant)
+        self.frozen: torch.Tensor | None = None
         self.columns = [spec.column for spec in specs]
         self.ids = nn.Embedding(num_items + 1, dim, padding_idx=0) if ids else None
         if self.ids is not None:
@@ -225,6 +228,8 @@ class ItemTable(nn.Module):
     @property
     def weight(self) -> torch.Tensor:
         """The whole table: id rows (when kept) plus every feature's vectors; the pad row is zero."""
+        if self.frozen is not None:
+            return self.frozen
         parts = [feature(inputs) for feature, inputs in zip(self.features, self.feature_inputs(), strict=True)]
         if self.ids is not None:
             rows = self.ids.weight
@@ -286,3 +291,19 @@ def copy_catalogue(source: nn.Module, target: nn.Module) -> None:
     for mine, theirs in zip(item_tables(source), item_tables(target), strict=True):
         for a, b in zip(mine.feature_inputs(), theirs.feature_inputs(), strict=True):
             b.copy_(a)
+
+
+@contextlib.contextmanager
+def frozen_item_tables(module: nn.Module) -> Iterator[None]:
+    """Within the block, every feature-aware item table inside ``module`` is a constant computed
+    once (no gradient): what an exported scoring graph holds, whatever ops the features use."""
+    tables = item_tables(module)
+    with torch.no_grad():
+        for table in tables:
+            table.frozen = None
+            table.frozen = table.weight.detach().clone()
+    try:
+        yield
+    finally:
+        for table in tables:
+            table.frozen = None

@@ -134,3 +134,12 @@ def test_feature_transfer_as_a_real_process(source_ref: str, disjoint: tuple[Pat
                            "--feature-map", "genre=kind"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "30 new items scored from their features" in done.stdout
+
+
+def test_a_checkpoint_with_item_features_exports_to_onnx_with_parity(source_ref: str, disjoint: tuple[Path, Path],
+                                                                    tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    result = invoke("export", source_ref, "--format", "onnx", "--out", str(tmp_path / "model.onnx"),
+                    "--check-data", str(disjoint[0]))
+    assert result.exit_code == 0, result.output
+    assert "parity: onnxruntime equals torch" in result.output
