@@ -297,13 +297,20 @@ def copy_catalogue(source: nn.Module, target: nn.Module) -> None:
 def frozen_item_tables(module: nn.Module) -> Iterator[None]:
     """Within the block, every feature-aware item table inside ``module`` is a constant computed
     once (no gradient): what an exported scoring graph holds, whatever ops the features use."""
-    tables = item_tables(module)
-    with torch.no_grad():
-        for table in tables:
-            table.frozen = None
-            table.frozen = table.weight.detach().clone()
+    kept = {id(table): table.frozen for table in item_tables(module)}
+    freeze_item_tables(module)
     try:
         yield
     finally:
-        for table in tables:
+        for table in item_tables(module):
+            table.frozen = kept.get(id(table))
+
+
+def freeze_item_tables(module: nn.Module, frozen: bool = True) -> None:
+    """Compute every feature-aware item table inside ``module`` once and keep it (``frozen``), or
+    drop the kept tables: a loaded model that only scores need not rebuild them per request."""
+    with torch.no_grad():
+        for table in item_tables(module):
             table.frozen = None
+            if frozen:
+                table.frozen = table.weight.detach().clone()

@@ -30,6 +30,7 @@ from recgraft.engine.evaluation import evaluate
 from recgraft.engine.metrics import binary_metrics
 from recgraft.engine.scoring import Scorer
 from recgraft.errors import DataError
+from recgraft.item_features import freeze_item_tables
 from recgraft.transfer_model import TransferModel
 
 if TYPE_CHECKING:
@@ -242,6 +243,7 @@ class Recommender:
 
         source_rows = torch.from_numpy(align_items(self.items, domain.items).source_rows).to(self.device)
         module = copy.deepcopy(self.module)
+        freeze_item_tables(module, frozen=False)  # rebuilt below, for the new catalogue
         module.resize_items(domain.num_items, source_rows)  # type: ignore[operator]
         for encoder in (m for m in module.modules() if isinstance(m, Encoder)):
             encoder.set_item_features(domain.item_features, f"domain {domain.name!r}", dict(feature_map or {}))
@@ -282,7 +284,9 @@ def load_recommender(
 
 def recommender_for(model: Encoder | TransferModel, items: Vocabulary, metadata: dict[str, Any],
                     device: torch.device) -> Recommender:
-    """The recommender of a model (in eval mode, on ``device``) over ``items``."""
+    """The recommender of a model (in eval mode, on ``device``) over ``items``; its item tables
+    with item features are computed once (it only scores)."""
+    freeze_item_tables(model)
     if isinstance(model, TransferModel):
         pairs = model.pair_logits if model.head.binary else None
         return Recommender(model.scorer(device), items, model.max_length, device, metadata, pairs,
