@@ -2,9 +2,10 @@
 movies (source) -> ML-100K (target), no shared item.
 
 The source keeps every ML-1M movie whose token (title and year) ML-100K does not have:
-6,040 users, 2,167 items, 518,053 interactions. The pretrained transformer's items are
-their id embedding plus embeddings of genre (tokens), release year (number, quantile
-buckets) and title (hashed words and character trigrams). On the target every item is
+6,040 users, 2,167 items, 518,053 interactions. The pretrained transformer (history length
+50 by default, for compute) has items that are their id embedding plus embeddings of genre
+(tokens), release year (number, quantile buckets) and title (hashed words and character
+trigrams), half of the id rows dropped in each training step (``--id-dropout``). On the target every item is
 new (``align_on="none"``): an item's vector there comes from its features, ML-100K's
 ``class`` column read as the source's ``genre`` (``feature_map``).
 
