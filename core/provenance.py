@@ -46,18 +46,17 @@ def recorded_components(metadata: Mapping[str, Any]) -> Iterator[tuple[str, dict
     components = metadata.get("components")
     if not isinstance(components, dict):
         return
-    for role, spec in components.items():
-        if role in KINDS and isinstance(spec, dict):
-            yield role, spec
-            for feature in spec.get("item_features", []) if isinstance(spec.get("item_features"), list) else []:
-                if isinstance(feature, dict):
-                    yield "item_feature", feature
+    specs = [(role, spec) for role, spec in components.items() if role in KINDS and isinstance(spec, dict)]
     pretrained = components.get("pretrained")
     if isinstance(pretrained, dict):
-        for record in pretrained.values():
-            spec = record.get("encoder") if isinstance(record, dict) else None
-            if isinstance(spec, dict):
-                yield "encoder", spec
+        specs += [("encoder", record["encoder"]) for record in pretrained.values()
+                  if isinstance(record, dict) and isinstance(record.get("encoder"), dict)]
+    for role, spec in specs:
+        yield role, spec
+        features = spec.get("item_features")  # the item_feature plugins an encoder's item table needs
+        for feature in features if isinstance(features, list) else []:
+            if isinstance(feature, dict):
+                yield "item_feature", feature
 
 
 def _canonical(name: str | None) -> str | None:

@@ -162,3 +162,15 @@ def test_a_checkpoint_records_the_plugins_of_its_item_features(domain) -> None:
     spec = from_bytes(trained.to_bytes()).metadata["components"]["encoder"]
     assert spec["item_features"] == [{"name": "tokens", "plugin": "recgraft.plugins.item_features",
                                       "distribution": "recgraft", "version": spec["version"]}]
+
+
+def test_a_checkpoint_whose_item_feature_plugin_is_missing_names_the_distribution() -> None:
+    from recgraft.errors import MissingPluginError
+    from recgraft.provenance import check_components
+
+    metadata = {"components": {"encoder": {
+        "name": "transformer", "config": {},
+        "item_features": [{"name": "sentence", "plugin": "acme_features", "distribution": "acme-features",
+                           "version": "1.2"}]}}}
+    with pytest.raises(MissingPluginError, match="acme-features"):
+        check_components(metadata)
