@@ -234,9 +234,11 @@ class Recommender:
     def on_catalogue(self, domain: Domain, feature_map: Mapping[str, str] | None = None) -> Recommender:
         """This model over ``domain``'s items: the items it knows (by token) keep their vectors,
         new ones get theirs from their item features (``feature_map``: feature column -> the
-        domain's column). The model itself when it has no item features or the same items."""
-        if not self.uses_item_features or self.items == domain.items or bool((self.items.lookup(domain.items.tokens[1:]) > 0).all()):
-            return self  # no new item: the model's own catalogue, histories and scores translated by token
+        domain's column). The model itself when it has no item features or ``domain`` has no
+        item it does not know (then histories and scores are translated by token, as before)."""
+        new_items = not bool((self.items.lookup(domain.items.tokens[1:]) > 0).all())
+        if not self.uses_item_features or not new_items:
+            return self
         assert self.module is not None
         # imported here: the transfer package imports this module
         from recgraft.transfer.alignment import align_items
