@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pytest
-
-SCRIPT = Path(__file__).parents[2] / "bench" / "transfer_movielens.py"
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("transfer_movielens", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = "transfer_movielens"  # the bench fixture (conftest.py) loads bench/transfer_movielens.py
 
 
 def run(strategy: str, seed: int, valid: float, test: float, fraction: float = 0.25) -> dict[str, Any]:
