@@ -196,7 +196,7 @@ def main() -> None:
     parser.add_argument("--fractions", nargs="+", type=float, default=[0.05, 0.1, 0.25, 1.0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--runs", nargs="+", default=["finetune", "scratch", "scratch-ids", "popular"])
-    parser.add_argument("--id-dropout", type=float, default=0.0, help="item_id_dropout of the source encoder")
+    parser.add_argument("--id-dropout", type=float, default=0.5, help="item_id_dropout of the source encoder")
     parser.add_argument("--max-length", type=int, default=50, help="the transformer's history length (compute)")
     parser.add_argument("--source-epochs", type=int, default=200)
     parser.add_argument("--source-minutes", type=float, default=6.0, help="pretraining wall-time budget")
