@@ -19,7 +19,7 @@ from recgraft.components import MAX_DIM, MAX_LENGTH, Component
 from recgraft.engine.config import TrainConfig
 from recgraft.engine.scoring import Scorer, scorer
 from recgraft.errors import ConfigError
-from recgraft.item_features import Columns, ItemFeatureSettings, item_tables
+from recgraft.item_features import Columns, ItemFeatureSettings, item_id_rows, item_tables
 from recgraft.objective import NextItemObjective, PretrainingObjective
 
 
@@ -68,9 +68,8 @@ class Encoder(nn.Module, Component):
         By default the id rows of the encoder's feature-aware item tables, if it has any, else
         the item table itself, when ``item_vectors`` returns a parameter.
         """
-        tables = item_tables(self)
-        if tables:
-            return [t.ids.weight for t in tables if t.ids is not None]
+        if item_tables(self):
+            return item_id_rows(self)
         table = self.item_vectors()
         if not isinstance(table, nn.Parameter):
             raise NotImplementedError(f"{type(self).__name__} must list its item parameters")

@@ -217,6 +217,12 @@ class ItemTable(nn.Module):
         for i, feature in enumerate(built):
             self.register_buffer(f"inputs{i}", torch.zeros(num_items + 1, *feature.input_shape(), dtype=feature.input_dtype))
 
+    @classmethod
+    def from_config(cls, config: Any, num_items: int, dim: int, std: float | None = None) -> ItemTable:
+        """The table of an encoder config's item-feature settings (``item_features``, ``item_ids``,
+        ``item_id_dropout``)."""
+        return cls(num_items, dim, config.item_features, config.item_ids, config.item_id_dropout, std)
+
     def feature_modules(self) -> list[ItemFeature]:
         """The item features, in the order of :attr:`columns`."""
         return [cast(ItemFeature, feature) for feature in self.features]
@@ -268,20 +274,37 @@ class ItemTable(nn.Module):
         self.num_items = num_items
 
 
+def needs_item_table(config: Any) -> bool:
+    """Whether an encoder with ``config`` builds :class:`ItemTable` s: it names item features, or
+    drops the id embedding (else its tables keep the layout of encoders that never had features)."""
+    return bool(getattr(config, "item_features", [])) or not getattr(config, "item_ids", True)
+
+
 def item_table(config: Any, num_items: int, dim: int, std: float | None = None) -> nn.Embedding | ItemTable:
     """The item table an encoder with ``config`` uses: a plain embedding without item features
     (the checkpoint layout of encoders that never had them), an :class:`ItemTable` with them
     (its id rows drawn from ``N(0, std)``, by default ``dim ** -0.5``)."""
-    specs = list(getattr(config, "item_features", []))
-    if not specs and getattr(config, "item_ids", True):
+    if not needs_item_table(config):
         return nn.Embedding(num_items + 1, dim, padding_idx=0)  # initialised by the encoder, as before
-    return ItemTable(num_items, dim, specs, getattr(config, "item_ids", True), getattr(config, "item_id_dropout", 0.0),
-                     std)
+    return ItemTable.from_config(config, num_items, dim, std)
 
 
 def item_tables(module: nn.Module) -> list[ItemTable]:
     """The feature-aware item tables inside ``module``."""
     return [m for m in module.modules() if isinstance(m, ItemTable)]
+
+
+def table_rows(table: nn.Parameter | ItemTable) -> torch.Tensor:
+    """The ``(num_items + 1, dim)`` rows of an item table kept as a bare parameter or an :class:`ItemTable`."""
+    return table.weight if isinstance(table, ItemTable) else table
+
+
+def item_id_rows(module: nn.Module, *tables: torch.Tensor | nn.Module) -> list[nn.Parameter]:
+    """The parameters indexed by item id (what ``Encoder.item_parameters`` lists): the id rows of
+    ``module``'s feature-aware item tables, then those of ``tables`` that are parameters (an
+    encoder's plain tables; computed ones and :class:`ItemTable` s are left out)."""
+    ids = [t.ids.weight for t in item_tables(module) if t.ids is not None]
+    return [p for p in (*ids, *tables) if isinstance(p, nn.Parameter)]
 
 
 @torch.no_grad()

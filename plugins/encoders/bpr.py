@@ -19,7 +19,7 @@ from torch import nn
 from recgraft.components import MAX_LENGTH
 from recgraft.encoder import Encoder, EncoderConfig
 from recgraft.engine import NextItemExamples, TrainConfig
-from recgraft.item_features import ItemTable, item_table, item_tables
+from recgraft.item_features import ItemTable, item_id_rows, item_table, needs_item_table, table_rows
 from recgraft.objective import PretrainingObjective
 
 
@@ -40,17 +40,14 @@ class BPREncoder(Encoder):
         super().__init__(config, num_items)
         self.input_embedding = item_table(config, num_items, config.embedding_dim, std=0.1)
         self.item_embedding: nn.Parameter | ItemTable
-        if config.item_features or not config.item_ids:  # the item factors from features too
-            self.item_embedding = ItemTable(num_items, config.embedding_dim, config.item_features, config.item_ids,
-                                            config.item_id_dropout, std=0.1)
+        if needs_item_table(config):  # the item factors from features too
+            self.item_embedding = ItemTable.from_config(config, num_items, config.embedding_dim, std=0.1)
         else:
             self.item_embedding = nn.Parameter(torch.empty(num_items + 1, config.embedding_dim))
-        for table in (self.input_embedding.weight, self.item_embedding):
-            if isinstance(table, nn.Parameter):
-                nn.init.normal_(table, std=0.1)
         with torch.no_grad():
             for table in (self.input_embedding.weight, self.item_embedding):
-                if isinstance(table, nn.Parameter):
+                if isinstance(table, nn.Parameter):  # plain tables (an ItemTable initialises its own)
+                    nn.init.normal_(table, std=0.1)
                     table[0] = 0
 
     def hidden_layers(self, history: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -65,12 +62,10 @@ class BPREncoder(Encoder):
         return self.hidden_layers(history)["output"]
 
     def item_vectors(self) -> torch.Tensor:
-        return self.item_embedding.weight if isinstance(self.item_embedding, ItemTable) else self.item_embedding
+        return table_rows(self.item_embedding)
 
     def item_parameters(self) -> list[nn.Parameter]:
-        tables = [t.ids.weight for t in item_tables(self) if t.ids is not None]
-        plain = [p for p in (self.input_embedding.weight, self.item_embedding) if isinstance(p, nn.Parameter)]
-        return [*tables, *plain]
+        return item_id_rows(self, self.input_embedding.weight, self.item_embedding)
 
     def pretraining_objective(self, train: TrainConfig) -> PretrainingObjective:
         return BPRObjective(self, train)

@@ -22,7 +22,7 @@ from torch import nn
 from recgraft.components import MAX_COUNT, MAX_DIM, MAX_LAYERS, MAX_LENGTH
 from recgraft.encoder import Encoder, EncoderConfig
 from recgraft.engine import NextItemExamples, TrainConfig
-from recgraft.item_features import ItemTable, item_table, item_tables
+from recgraft.item_features import ItemTable, item_id_rows, item_table, needs_item_table, table_rows
 from recgraft.objective import PretrainingObjective, next_item_loss
 
 
@@ -78,9 +78,8 @@ class GANEncoder(Encoder):
         self.projection = nn.Linear(config.hidden_dim, config.embedding_dim)
         self.dropout = nn.Dropout(config.dropout)
         self.item_embedding: nn.Parameter | ItemTable
-        if config.item_features or not config.item_ids:  # the output layer's item rows from features too
-            self.item_embedding = ItemTable(num_items, config.embedding_dim, config.item_features, config.item_ids,
-                                            config.item_id_dropout)
+        if needs_item_table(config):  # the output layer's item rows from features too
+            self.item_embedding = ItemTable.from_config(config, num_items, config.embedding_dim)
         else:
             self.item_embedding = nn.Parameter(torch.randn(num_items + 1, config.embedding_dim) * config.embedding_dim**-0.5)
         self.item_bias = nn.Parameter(torch.zeros(num_items + 1))
@@ -125,13 +124,10 @@ class GANEncoder(Encoder):
 
     def item_vectors(self) -> torch.Tensor:
         # The output layer: item embeddings with each item's bias as a last column.
-        items = self.item_embedding.weight if isinstance(self.item_embedding, ItemTable) else self.item_embedding
-        return torch.cat([items, self.item_bias.unsqueeze(1)], dim=1)
+        return torch.cat([table_rows(self.item_embedding), self.item_bias.unsqueeze(1)], dim=1)
 
     def item_parameters(self) -> list[nn.Parameter]:
-        tables = [t.ids.weight for t in item_tables(self) if t.ids is not None]
-        plain = [p for p in (self.input_embedding.weight, self.item_embedding) if isinstance(p, nn.Parameter)]
-        return [*tables, *plain, self.item_bias]
+        return [*item_id_rows(self, self.input_embedding.weight, self.item_embedding), self.item_bias]
 
     def pretraining_objective(self, train: TrainConfig) -> PretrainingObjective:
         return AdversarialObjective(self, train)
