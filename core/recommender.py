@@ -167,9 +167,9 @@ def binary_evaluation(
         chunk = users[start : start + batch_size]
         inputs = padded_histories(history, chunk, max_length).to(device)
         pos, neg = positives[start : start + batch_size], negatives[start : start + batch_size]
-        candidates = torch.from_numpy(np.concatenate([pos, neg], 1)).to(device)  # (B, 2T)
-        scores = torch.sigmoid(pair_logits(inputs, candidates).float()).cpu()
-        present = torch.from_numpy(np.concatenate([pos, neg], 1) > 0)
+        pairs = np.concatenate([pos, neg], 1)  # (B, 2T), 0 where a user has fewer held-out items
+        scores = torch.sigmoid(pair_logits(inputs, torch.from_numpy(pairs).to(device)).float()).cpu()
+        present = torch.from_numpy(pairs > 0)
         probabilities.append(scores[present])
         labels.append(torch.from_numpy(np.concatenate([np.ones_like(pos), np.zeros_like(neg)], 1))[present].float())
     if not probabilities:
@@ -236,22 +236,24 @@ class Recommender:
         new ones get theirs from their item features (``feature_map``: feature column -> the
         domain's column). The model itself when it has no item features or ``domain`` has no
         item it does not know (then histories and scores are translated by token, as before)."""
-        new_items = not bool((self.items.lookup(domain.items.tokens[1:]) > 0).all())
-        if not self.uses_item_features or not new_items:
+        if not self.uses_item_features:
             return self
         assert self.module is not None
         # imported here: the transfer package imports this module
         from recgraft.transfer.alignment import align_items
 
-        source_rows = torch.from_numpy(align_items(self.items, domain.items).source_rows).to(self.device)
+        alignment = align_items(self.items, domain.items)
+        if alignment.matched == alignment.target_items:
+            return self
+        source_rows = torch.from_numpy(alignment.source_rows).to(self.device)
         module = copy.deepcopy(self.module)
         freeze_item_tables(module, frozen=False)  # rebuilt below, for the new catalogue
         module.resize_items(domain.num_items, source_rows)  # type: ignore[operator]
         for encoder in (m for m in module.modules() if isinstance(m, Encoder)):
             encoder.set_item_features(domain.item_features, f"domain {domain.name!r}", dict(feature_map or {}))
-        metadata = {**self.metadata, "catalogue": {"domain": domain.name, "known": int((source_rows[1:] >= 0).sum()),
-                                                   "new": int((source_rows[1:] < 0).sum())}}
-        rows = source_rows.cpu().numpy()
+        metadata = {**self.metadata, "catalogue": {"domain": domain.name, "known": alignment.matched,
+                                                   "new": alignment.target_items - alignment.matched}}
+        rows = alignment.source_rows
         old = self.known_items(self.items)  # what the source knew, in the new catalogue's ids
         metadata["aligned_items"] = np.flatnonzero((rows > 0) & old[np.maximum(rows, 0)]).tolist()
         return recommender_for(module.eval(), domain.items, metadata, self.device)
@@ -263,12 +265,12 @@ class Recommender:
         a model with item features is moved onto the split's catalogue first)."""
         model = self.on_catalogue(split.domain)
         if model is not self:
-            result = model.evaluate(split, stage, breakdown, batch_size)
-            return {**result, "unknown_items": 0, "new_items": model.metadata["catalogue"]["new"]}
+            return model.evaluate(split, stage, breakdown, batch_size)
         score, unknown = remap_scorer(self.score, self.items, split.domain.items, self.device)
         result = evaluate(score, split, stage, self.max_length, self.device, batch_size, breakdown,
                           trim_padding=self.padding_invariant, known_items=self._source_groups(split.domain.items))
         result["unknown_items"] = unknown
+        result["new_items"] = self.metadata.get("catalogue", {}).get("new", 0)  # scored from their features
         if self.pair_logits is not None and unknown == 0:
             result["binary"] = binary_evaluation(self.pair_logits, split, stage, self.max_length, self.device)
         return result

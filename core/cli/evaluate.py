@@ -72,8 +72,7 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
         "domain": domain.name,
         "split": data.spec,
         "unknown_items": test.pop("unknown_items"),
-        # items the checkpoint never saw, scored from their features
-        "new_items": test.pop("new_items", None) or model.metadata.get("catalogue", {}).get("new", 0),
+        "new_items": test.pop("new_items"),  # items the checkpoint never saw, scored from their features
         "metrics": {"valid": {k: v for k, v in valid.items() if k not in ("unknown_items", "new_items")}, "test": test},
         "by_history_length": breakdown,
         "by_item": by_item,

@@ -197,9 +197,8 @@ def item_groups(split: Split, known_items: np.ndarray | None = None) -> dict[str
     """The cold-item view's groups, bool per item id: seen in the split's training part or not,
     and, given ``known_items``, known to the source model or new to it."""
     seen = np.zeros(split.domain.num_items + 1, dtype=bool)
-    train = split.train
-    for user in split.train_users:  # the users training read (a --train-fraction keeps some)
-        seen[train.items[train.indptr[user] : train.indptr[user + 1]]] = True
+    # the items of the users training read (a --train-fraction keeps some)
+    seen[split.train.items[np.isin(split.train.rows(), split.train_users)]] = True
     groups = {"seen in training": seen, "unseen in training": ~seen}
     if known_items is not None:
         known = np.asarray(known_items, dtype=bool)
