@@ -24,19 +24,22 @@ logger = logging.getLogger(__name__)
 PROVENANCE_KEYS = ("plugin", "distribution", "version")
 
 
-def component_spec(kind: str, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"name", "config"}`` of a component for a checkpoint, with the plugin, distribution and
-    version that provide it (none when no one plugin registers ``name``: an unregistered instance)."""
+def _provenance(kind: str, name: str) -> dict[str, str | None]:
+    """The plugin, distribution and version that provide ``name`` (none when no one plugin does)."""
     from recgraft.plugin_manager import catalog
 
-    spec: dict[str, Any] = {"name": name, "config": dict(config)}
     providers = catalog().rivals(kind, name)
-    if len(providers) == 1:
-        spec.update(providers[0].provenance)
+    return providers[0].provenance if len(providers) == 1 else {}
+
+
+def component_spec(kind: str, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"name", "config"}`` of a component for a checkpoint, with the plugin, distribution and
+    version that provide it (none when no one plugin registers ``name``: an unregistered instance);
+    an encoder's also names the item_feature plugins its item table needs."""
+    spec: dict[str, Any] = {"name": name, "config": dict(config), **_provenance(kind, name)}
     features = [f.get("kind") for f in config.get("item_features", []) or [] if isinstance(f, Mapping)]
-    if kind == "encoder" and features:  # the item_feature plugins its item table needs
-        spec["item_features"] = [{k: v for k, v in component_spec("item_feature", str(f), {}).items() if k != "config"}
-                                 for f in dict.fromkeys(features) if f]
+    if kind == "encoder" and any(features):
+        spec["item_features"] = [{"name": f, **_provenance("item_feature", f)} for f in dict.fromkeys(features) if f]
     return spec
 
 

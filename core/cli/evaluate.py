@@ -14,6 +14,7 @@ from recgraft.cli.options import (
     item_data_options,
     json_option,
     loader_options,
+    read_domain,
     registry_option,
     seed_option,
     split_option,
@@ -42,17 +43,14 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     length of each user's history (1-5, 6-20, 21-50, >50); a length group with no users shows
     ``-`` for its metrics (null with --json), not zeros.
     """
-    from recgraft.data.loader import load_domain
     from recgraft.data.split import make_split, require_evaluated_users
-    from recgraft.data.vectors import with_item_vectors
     from recgraft.engine.device import resolve_device, seed_everything
     from recgraft.recommender import load_registered
     from recgraft.registry import Registry
 
     registry = Registry.open(url=registry_url, store=checkpoint_store, create=False)  # a read: never creates one
     record = registry.resolve(reference)
-    domain = with_item_vectors(load_domain(data_path, format=data_format, **loader_options, name=domain_name),
-                               item_vectors)
+    domain = read_domain(data_path, data_format, loader_options, item_vectors, domain_name)
     model = load_registered(registry, record, resolve_device(device)).on_catalogue(domain, feature_map)
     if split is None:  # the checkpoint's own protocol, seeded as its training was unless --seed says otherwise
         split = str(model.metadata.get("split", "loo"))

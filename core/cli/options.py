@@ -15,6 +15,7 @@ from recgraft.components import MAX_SEED
 from recgraft.errors import DataError
 
 if TYPE_CHECKING:
+    from recgraft.data.domain import Domain
     from recgraft.registry import Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -215,3 +216,13 @@ def item_data_options(feature_map: bool = True) -> Callable[[F], F]:
         return func
 
     return decorate
+
+
+def read_domain(path: Path, data_format: str | None, loader_options: dict[str, Any],
+                item_vectors: tuple[Path, ...] = (), name: str | None = None) -> Domain:
+    """The domain a command's ``--data`` names (``--format``, ``--option``, ``--domain``), with
+    the vector files of ``--item-vectors`` as item columns."""
+    from recgraft.data.loader import load_domain
+    from recgraft.data.vectors import with_item_vectors
+
+    return with_item_vectors(load_domain(path, format=data_format, name=name, **loader_options), item_vectors)

@@ -28,6 +28,7 @@ from recgraft.cli.options import (
     json_option,
     loader_options,
     read_checkpoint,
+    read_domain,
     registry_option,
     seed_option,
     split_option,
@@ -98,8 +99,6 @@ def pretrain(
     from recgraft import distributed
     from recgraft.cli import UserError
     from recgraft.components import parse_model
-    from recgraft.data.loader import load_domain
-    from recgraft.data.vectors import with_item_vectors
     from recgraft.engine import resume as resume_state
     from recgraft.engine.config import TrainConfig
     from recgraft.engine.progress import Progress
@@ -133,8 +132,7 @@ def pretrain(
         main = distributed.is_main_process()
         registry = distributed.on_main(lambda: Registry.open(url=registry_url, store=checkpoint_store, writable=True))  # fail before training
         started = time.perf_counter()
-        domain = with_item_vectors(load_domain(data_path, format=data_format, name=domain_name, **loader_options),
-                                   item_vectors)
+        domain = read_domain(data_path, data_format, loader_options, item_vectors, domain_name)
         encoder: str | Encoder = encoder_name
         parents: list[tuple[str, str]] = []
         if from_reference is not None:

@@ -23,6 +23,7 @@ from recgraft.cli.options import (
     item_data_options,
     json_option,
     loader_options,
+    read_domain,
     registry_option,
     seed_option,
 )
@@ -78,10 +79,7 @@ def recommend(reference: str, data_path: Path | None, user: str | None, history:
     model = load_registered(registry, record, resolve_device(device))
     tokens = list(history)
     if data_path is not None:  # its items, new ones scored from their features when the model has them
-        from recgraft.data.loader import load_domain
-        from recgraft.data.vectors import with_item_vectors
-
-        domain = with_item_vectors(load_domain(data_path, format=data_format, **loader_options), item_vectors)
+        domain = read_domain(data_path, data_format, loader_options, item_vectors)
         model = model.on_catalogue(domain, feature_map)
     if user is not None:
         from recgraft.data.split import time_order
@@ -138,8 +136,6 @@ def _recommend_all(reference: str, data_path: Path, out_path: Path, force: bool,
                           "(or write .csv)")
     check_output_path(out_path, replace=force)  # fail before any work
 
-    from recgraft.data.loader import load_domain
-    from recgraft.data.vectors import with_item_vectors
     from recgraft.engine.device import resolve_device, seed_everything
     from recgraft.engine.progress import Progress
     from recgraft.recommender import domain_histories, load_registered, recommend_all
@@ -147,7 +143,7 @@ def _recommend_all(reference: str, data_path: Path, out_path: Path, force: bool,
 
     registry = Registry.open(url=registry_url, store=checkpoint_store, create=False)  # a read: never creates one
     record = registry.resolve(reference)
-    domain = with_item_vectors(load_domain(data_path, format=data_format, **loader_options), item_vectors)
+    domain = read_domain(data_path, data_format, loader_options, item_vectors)
     seed_everything(seed)
     model = load_registered(registry, record, resolve_device(device)).on_catalogue(domain, feature_map)
     _, unknown = domain_histories(model, domain)

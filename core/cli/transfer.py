@@ -25,6 +25,7 @@ from recgraft.cli.options import (
     json_option,
     loader_options,
     read_checkpoint,
+    read_domain,
     registry_option,
     seed_option,
     split_option,
@@ -76,7 +77,6 @@ def transfer(
     from recgraft.components import parse_model
     from recgraft.data.loader import load_domain
     from recgraft.data.split import keep_train_fraction, make_split
-    from recgraft.data.vectors import with_item_vectors
     from recgraft.engine.config import TrainConfig
     from recgraft.engine.progress import Progress
     from recgraft.plugin_manager import load_plugins
@@ -114,8 +114,7 @@ def transfer(
 
         source_reference, checkpoint = read_checkpoint(registry, reference)
         progress = Progress(enabled=main)  # on stderr, so --json output stays clean
-        target = with_item_vectors(load_domain(data_path, format=data_format, name=domain_name, **loader_options),
-                                   item_vectors)
+        target = read_domain(data_path, data_format, loader_options, item_vectors, domain_name)
         source_domain = None if source_data is None else load_domain(
             source_data, format=source_data_format, **source_loader_options)
         target_split = make_split(target, split, train_config.seed)
