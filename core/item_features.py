@@ -31,6 +31,11 @@ from recgraft.plugin_manager import catalog
 Columns = Mapping[str, np.ndarray]  # item-feature columns, one value (or vector) per item id, pad first
 
 
+def is_missing(value: Any) -> bool:
+    """Whether a column's value is missing (None or NaN): such an item has nothing for the feature."""
+    return value is None or (isinstance(value, float) and bool(np.isnan(value)))
+
+
 class ItemFeatureConfig(ComponentConfig):
     """Settings every item feature has; features subclass it."""
 

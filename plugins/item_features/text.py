@@ -13,7 +13,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from recgraft.item_features import ItemFeature, ItemFeatureConfig
+from recgraft.item_features import ItemFeature, ItemFeatureConfig, is_missing
 
 WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -57,7 +57,7 @@ class TextFeature(ItemFeature):
     def inputs(self, values: np.ndarray) -> torch.Tensor:
         out = np.zeros((len(values), self.config.max_grams), dtype=np.int64)
         for row, value in enumerate(values.tolist()):
-            if value is None or (isinstance(value, float) and np.isnan(value)):
+            if is_missing(value):
                 continue
             found = grams(str(value), self.config)[: self.config.max_grams]
             out[row, : len(found)] = [1 + zlib.crc32(g.encode("utf-8")) % self.config.buckets for g in found]

@@ -12,7 +12,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from recgraft.item_features import ItemFeature, ItemFeatureConfig
+from recgraft.item_features import ItemFeature, ItemFeatureConfig, is_missing
 
 
 class TokensFeatureConfig(ItemFeatureConfig):
@@ -24,7 +24,7 @@ class TokensFeatureConfig(ItemFeatureConfig):
 
 def split_tokens(value: Any, separator: str | None) -> list[str]:
     """The tokens of one value (missing values have none)."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if is_missing(value):
         return []
     text = str(value)
     if separator == "":
