@@ -37,6 +37,9 @@ class Encoder(nn.Module, Component):
     #: True when the user vector ignores left padding, so evaluation may cut a batch of
     #: short histories to its longest one instead of computing ``max_length`` positions.
     padding_invariant: ClassVar[bool] = False
+    #: Training settings this encoder pretrains best with (e.g. ``{"learning_rate": 4e-3}``):
+    #: :func:`recgraft.pretrain.pretrain` uses them for every field its caller leaves unset.
+    pretraining_defaults: ClassVar[Mapping[str, object]] = {}
 
     def __init__(self, config: EncoderConfig, num_items: int) -> None:
         super().__init__()

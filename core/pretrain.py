@@ -108,6 +108,15 @@ class PretrainedEncoder:
         )
 
 
+def with_pretraining_defaults(train: TrainConfig, encoder: type[Encoder]) -> TrainConfig:
+    """``train`` with ``encoder.pretraining_defaults`` for every field its caller left unset."""
+    defaults = {k: v for k, v in encoder.pretraining_defaults.items() if k not in train.model_fields_set}
+    if not defaults:
+        return train
+    where = f"{encoder.__name__}.pretraining_defaults"
+    return parse_model(where, TrainConfig, {**train.model_dump(exclude_unset=True), **defaults})
+
+
 def build_encoder(name: str, config: Mapping[str, Any] | None, num_items: int) -> Encoder:
     """A fresh encoder by name, its config validated first."""
     encoder: Encoder = catalog().build("encoder", name, config, num_items)
@@ -154,6 +163,9 @@ class PretrainingPhase(Phase):
     def step(self, batch: NextItemExamples) -> dict[str, float]:
         with autocast(self.device):
             return self.objective.step(batch.to(self.device))
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return self.objective.optimizers()
 
     def validate(self) -> dict[str, float]:
         valid = evaluate_encoder(self.encoder, self.split, "valid", self.device, self.train.eval_batch_size)
@@ -210,6 +222,8 @@ def pretrain(
     else:
         name = encoder
         config = fit_item_features(catalog().config("encoder", encoder, encoder_config), data.domain.item_features, where)
+    train_config = with_pretraining_defaults(
+        train_config, type(encoder) if isinstance(encoder, Encoder) else catalog().get("encoder", name))
     check_memory(f"encoder '{name}'", config, data.domain.num_items, longest_history(data),
                  train_config, torch_device)  # before building a model that may not fit
     model = encoder if isinstance(encoder, Encoder) else build_encoder(name, config, data.domain.num_items)

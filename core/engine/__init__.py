@@ -1,5 +1,6 @@
-"""The training engine: settings, the one epoch loop, batching, metrics, evaluation, the one
-scorer, devices and precision, progress, resume files and the memory check.
+"""The training engine: settings, the one epoch loop and its learning-rate schedules, batching,
+metrics, evaluation, the one scorer, devices and precision, progress, resume files and the
+memory check.
 
 The engine knows tensors, sequences and phases, not encoders, registries or pipelines: it
 imports nothing above it (see docs/architecture.md). Plugins import what they need from

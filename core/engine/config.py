@@ -15,6 +15,12 @@ class TrainConfig(ComponentConfig):
     epochs: int = Field(200, ge=1, le=MAX_COUNT, description="most epochs to run")
     batch_size: int = Field(128, ge=1, le=MAX_BATCH, description="training windows per optimiser step (per process under torchrun)")
     learning_rate: float = Field(2e-3, gt=0, description="Adam learning rate (transfer strategies scale it per parameter group)")
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant",
+        description="constant, or cosine: decay the learning rate to 0 at the end of the run (its epochs, or the "
+        "step max_minutes is expected to run out at, re-estimated every epoch)",
+    )
+    warmup_steps: int = Field(0, ge=0, le=MAX_COUNT, description="optimiser steps of linear learning-rate warm-up from 0 (0: none)")
     weight_decay: float = Field(0.0, ge=0, description="Adam weight decay: an L2 penalty added to the gradients")
     sampled_negatives: int = Field(0, ge=0, le=MAX_BATCH, description="0 = full softmax; N = sampled softmax with N negatives")
     clip_grad_norm: float | None = Field(None, gt=0, description="clip the gradients' total norm to this before each step; none: no clipping")

@@ -3,7 +3,8 @@
 A phase supplies what differs: the module it trains, its batches, one update per batch and
 its validation. The loop owns the rest, alike for every phase: seeding the shuffle,
 an optional zero-shot epoch 0 (the untrained model as the first candidate), averaging the
-epoch's losses across processes, stopping a diverged run, validating every ``eval_every``
+epoch's losses across processes, the learning-rate schedule (:mod:`recgraft.engine.schedule`),
+handing freed memory back to the system, stopping a diverged run, validating every ``eval_every``
 epochs, keeping the best state, early stopping and the time budget, progress, the resume
 file, and restoring the best state at the end.
 
@@ -31,7 +32,9 @@ from recgraft import distributed
 from recgraft.engine import resume
 from recgraft.engine.config import TrainConfig
 from recgraft.engine.device import use_precision
+from recgraft.engine.memory import RELEASE_EVERY, release_freed_memory
 from recgraft.engine.progress import Progress
+from recgraft.engine.schedule import LearningRateSchedule
 from recgraft.errors import TrainingDivergedError
 
 #: The validation metric the loop chooses the epoch on.
@@ -81,6 +84,10 @@ class Phase:
     def trainable(self) -> bool:
         """Whether there is anything to train (else the run is the zero-shot epoch alone)."""
         return True
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """The optimisers whose learning rates ``train.lr_schedule`` and ``warmup_steps`` scale."""
+        return []
 
     def begin_epoch(self, epoch: int) -> None:
         """Called before each epoch's batches (e.g. to set learning rates)."""
@@ -157,6 +164,7 @@ class _Run:
         self.history: list[dict[str, float]] = []
         self.first_epoch, self.elapsed_before, self.seconds_to_best = 1, 0.0, 0.0
         self.start = 0.0
+        self.schedule = LearningRateSchedule(train, phase.optimizers())
 
     def run(self) -> TrainResult:
         resumed = self.resume_path is not None and self._load()
@@ -208,19 +216,30 @@ class _Run:
         phase.module.train()
         phase.begin_epoch(epoch)
         order = phase.epoch_batches(epoch, self.generator)
+        schedule = self.schedule if self.schedule.active else None
+        if schedule is not None:
+            spent = distributed.average({"seconds": time.perf_counter() - self.start})["seconds"]
+            schedule.begin_epoch(epoch, len(order), spent)
         totals: dict[str, float] = {}
         with self.progress.task(f"epoch {epoch}/{train.epochs}", total=len(order)) as advance:
-            for batch in order:
+            for step, batch in enumerate(order, 1):
+                if schedule is not None:
+                    schedule.before_step()
                 losses = phase.step(batch)
+                if step % RELEASE_EVERY == 0:
+                    release_freed_memory()
                 for key, value in losses.items():
                     totals[key] = totals.get(key, 0.0) + value
                 advance(1, dict(losses))
+        if schedule is not None:
+            schedule.end_epoch()
         record = distributed.average({key: value / max(len(order), 1) for key, value in totals.items()})
         check_losses(epoch, record)
         record["epoch"] = epoch
         if epoch % train.eval_every == 0 or epoch == train.epochs:
             phase.module.eval()
             valid = phase.validate()
+            release_freed_memory()
             record[f"valid_{SELECTION_METRIC}"] = float(valid[SELECTION_METRIC])
             self._consider(epoch, valid)
         record["seconds"] = time.perf_counter() - self.start
@@ -249,6 +268,7 @@ class _Run:
             "best_valid": self.best_valid, "zero_shot_valid": self.zero_shot_valid,
             "history": self.history, "epoch": epoch, "elapsed": elapsed, "seconds_to_best": self.seconds_to_best,
             "generator": self.generator.get_state(), "torch_rng": torch.random.get_rng_state(),
+            "schedule_steps": self.schedule.steps,
         }
 
     def _load(self) -> bool:
@@ -269,6 +289,7 @@ class _Run:
             self.history = list(state["history"])
             self.first_epoch, self.elapsed_before = int(state["epoch"]) + 1, float(state["elapsed"])
             self.seconds_to_best = float(state["seconds_to_best"])
+            self.schedule.steps = int(state.get("schedule_steps", 0))
             self.generator.set_state(state["generator"])
             torch.random.set_rng_state(state["torch_rng"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # intact, but not this run's state

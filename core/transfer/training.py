@@ -115,6 +115,9 @@ class TransferPhase(Phase):
     def trainable(self) -> bool:
         return self.optimizer is not None and len(self.examples) > 0
 
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.optimizer] if self.optimizer is not None else []
+
     def _passes(self, rows: int, batch_size: int) -> int:
         steps = math.ceil(math.ceil(rows / distributed.world_size()) / batch_size)  # this process's batches per pass
         return max(1, math.ceil(MIN_STEPS_PER_EPOCH / max(steps, 1)))

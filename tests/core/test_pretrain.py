@@ -172,10 +172,34 @@ def test_the_default_settings_reach_a_stated_ndcg_within_six_epochs(precision: s
     (0.41 measured in float32 and bf16; epoch 1 is under 0.10)."""
     task = leave_one_out(synthetic_domains(num_domains=1, num_users=300, num_items=120, interactions_per_user=30,
                                            seed=3)[0])
-    seed_everything(0)
-    encoder = build_encoder("transformer", {"max_length": 30}, task.domain.num_items)
-    result = fit(encoder, task, TrainConfig(epochs=6, precision=precision), torch.device("cpu"))
+    result = pretrain(task, "transformer", {"max_length": 30}, {"epochs": 6, "precision": precision}, device="cpu").result
     assert result.valid["ndcg@10"] >= 0.35, [h["valid_ndcg@10"] for h in result.history]
+
+
+def test_pretraining_takes_the_encoders_training_defaults_for_what_the_caller_leaves_unset(split) -> None:
+    from recgraft.plugins.encoders.transformer import TransformerEncoder
+
+    trained = pretrain(split, "transformer", CONFIG, {"epochs": 1}, device="cpu")
+    assert trained.train_config.learning_rate == TransformerEncoder.pretraining_defaults["learning_rate"] == 4e-3
+    assert trained.train_config.epochs == 1
+
+
+def test_a_training_setting_the_caller_names_wins_over_the_encoders_default(split) -> None:
+    default = TrainConfig().learning_rate  # named explicitly, even at TrainConfig's own default
+    trained = pretrain(split, "transformer", CONFIG, TrainConfig(epochs=1, learning_rate=default), device="cpu")
+    assert trained.train_config.learning_rate == default
+
+
+def test_an_invalid_pretraining_default_is_a_config_error_naming_the_encoder() -> None:
+    from recgraft.errors import ConfigError
+    from recgraft.plugins.encoders.transformer import TransformerEncoder
+    from recgraft.pretrain import with_pretraining_defaults
+
+    class Broken(TransformerEncoder):
+        pretraining_defaults = {"learning_rate": -1.0}
+
+    with pytest.raises(ConfigError, match="Broken.pretraining_defaults"):
+        with_pretraining_defaults(TrainConfig(), Broken)
 
 
 @pytest.mark.parametrize(("precision", "native", "recorded"), [
