@@ -165,7 +165,11 @@ class PretrainingPhase(Phase):
             return self.objective.step(batch.to(self.device))
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
-        return self.objective.optimizers()
+        try:
+            return self.objective.optimizers()
+        except NotImplementedError:
+            raise ConfigError(f"train.lr_schedule and train.warmup_steps need {type(self.objective).__name__}."
+                              "optimizers(), which it does not implement") from None
 
     def validate(self) -> dict[str, float]:
         valid = evaluate_encoder(self.encoder, self.split, "valid", self.device, self.train.eval_batch_size)
@@ -211,7 +215,8 @@ def pretrain(
     Under torchrun, inside :func:`recgraft.distributed.session`, the processes train together
     and progress shows on rank 0 only.
     """
-    train_config = parse_model("train config", TrainConfig, train)
+    train_config = with_pretraining_defaults(parse_model("train config", TrainConfig, train), (
+        type(encoder) if isinstance(encoder, Encoder) else catalog().get("encoder", encoder)))
     data = resolve_split(domain, split, train_config.seed)
     require_evaluated_users(data)
     torch_device = resolve_device(device)
@@ -222,8 +227,6 @@ def pretrain(
     else:
         name = encoder
         config = fit_item_features(catalog().config("encoder", encoder, encoder_config), data.domain.item_features, where)
-    train_config = with_pretraining_defaults(
-        train_config, type(encoder) if isinstance(encoder, Encoder) else catalog().get("encoder", name))
     check_memory(f"encoder '{name}'", config, data.domain.num_items, longest_history(data),
                  train_config, torch_device)  # before building a model that may not fit
     model = encoder if isinstance(encoder, Encoder) else build_encoder(name, config, data.domain.num_items)

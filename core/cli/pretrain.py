@@ -104,6 +104,7 @@ def pretrain(
     from recgraft.engine.progress import Progress
     from recgraft.plugin_manager import load_plugins
     from recgraft.pretrain import pretrain as run_pretrain
+    from recgraft.pretrain import with_pretraining_defaults
     from recgraft.registry import Registry
     from recgraft.registry.references import validate_name
     from recgraft.run_config import apply_overrides, read_config_file
@@ -138,6 +139,8 @@ def pretrain(
         if from_reference is not None:
             parent, encoder_name, encoder = _continued_encoder(registry, from_reference, domain)
             encoder_config, parents = encoder.config, [(parent, "continued")]
+        train_config = with_pretraining_defaults(  # before the resume key: it names the rates that train
+            train_config, system.catalog.get("encoder", encoder) if isinstance(encoder, str) else type(encoder))
         resume_path = _resume_file({  # the same run with any number of processes; another name is another run
             "data": domain.fingerprint(), "domain": domain.name, "encoder": encoder_name, "from": parents,
             "config": encoder_config.model_dump(), "train": train_config.model_dump(),

@@ -18,7 +18,7 @@ class TrainConfig(ComponentConfig):
     lr_schedule: Literal["constant", "cosine"] = Field(
         "constant",
         description="constant, or cosine: decay the learning rate to 0 at the end of the run (its epochs, or the "
-        "step max_minutes is expected to run out at, re-estimated every epoch)",
+        "end of the epoch max_minutes is expected to run out in, re-estimated every epoch)",
     )
     warmup_steps: int = Field(0, ge=0, le=MAX_COUNT, description="optimiser steps of linear learning-rate warm-up from 0 (0: none)")
     weight_decay: float = Field(0.0, ge=0, description="Adam weight decay: an L2 penalty added to the gradients")

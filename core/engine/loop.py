@@ -164,7 +164,7 @@ class _Run:
         self.history: list[dict[str, float]] = []
         self.first_epoch, self.elapsed_before, self.seconds_to_best = 1, 0.0, 0.0
         self.start = 0.0
-        self.schedule = LearningRateSchedule(train, phase.optimizers())
+        self.schedule = LearningRateSchedule(train, phase.optimizers() if LearningRateSchedule.wanted(train) else [])
 
     def run(self) -> TrainResult:
         resumed = self.resume_path is not None and self._load()

@@ -2,8 +2,8 @@
 
 A schedule scales every parameter group's learning rate by a factor of the optimiser step.
 The cosine decays to zero at the run's horizon: its ``epochs`` x batches per epoch, or, with
-``max_minutes``, the step the time budget is expected to run out at, re-estimated at each
-epoch from the pace so far (validation included). The factor depends only on the step and
+``max_minutes``, the end of the epoch in which the time budget is expected to run out (the
+loop stops there), re-estimated at each epoch from the pace so far (validation included). The factor depends only on the step and
 on numbers agreed by every process, so replicas under torchrun stay identical.
 """
 
@@ -38,14 +38,19 @@ class LearningRateSchedule:
 
     def __init__(self, train: TrainConfig, optimizers: Sequence[torch.optim.Optimizer]) -> None:
         self.train = train
-        self.optimizers = list(optimizers)
+        self.optimizers = list(optimizers) if self.wanted(train) else []
         self.steps = 0  # optimiser steps taken in the run so far
         self.horizon = 0
         self.base: list[list[float]] = []
 
+    @staticmethod
+    def wanted(train: TrainConfig) -> bool:
+        """Whether ``train`` asks for anything but constant rates (else no optimiser is touched)."""
+        return train.lr_schedule != "constant" or train.warmup_steps > 0
+
     @property
     def active(self) -> bool:
-        return bool(self.optimizers) and (self.train.lr_schedule != "constant" or self.train.warmup_steps > 0)
+        return bool(self.optimizers)
 
     def begin_epoch(self, epoch: int, batches: int, seconds: float) -> None:
         """Fix this epoch's base rates and the run's horizon (``seconds`` spent so far, agreed
@@ -54,8 +59,10 @@ class LearningRateSchedule:
         remaining_epochs = self.train.epochs - epoch + 1
         horizon = self.steps + remaining_epochs * batches
         if self.train.max_minutes is not None and self.steps > 0 and seconds > 0:
+            # the loop stops after the epoch in which the budget runs out: decay to its end
             left = max(self.train.max_minutes * 60 - seconds, 0.0)
-            horizon = min(horizon, self.steps + int(left * self.steps / seconds))
+            epochs_left = max(math.ceil(left * self.steps / seconds / max(batches, 1)), 1)
+            horizon = min(horizon, self.steps + epochs_left * batches)
         self.horizon = max(horizon, self.steps + 1)
 
     def before_step(self) -> None:

@@ -228,3 +228,18 @@ def test_the_checkpoint_and_record_say_which_precision_trained_it(
     assert read_metadata(trained.to_bytes())["precision"] == recorded
     assert read_metadata(trained.to_bytes())["train"]["precision"] == precision  # what was asked
     assert trained.register(Registry.open()).precision == recorded
+
+
+def test_a_schedule_on_an_objective_without_optimizers_is_a_config_error_naming_it(split) -> None:
+    from recgraft.errors import ConfigError
+    from recgraft.objective import PretrainingObjective
+
+    class StepOnly(PretrainingObjective):  # all docs/plugins.md asks an objective for
+        def step(self, batch):  # type: ignore[no-untyped-def]
+            return {"loss": 1.0}
+
+    encoder = fresh_encoder(split)
+    fit(encoder, split, TrainConfig(epochs=1), torch.device("cpu"), objective=StepOnly(encoder, TrainConfig()))
+    with pytest.raises(ConfigError, match="StepOnly.optimizers"):
+        fit(encoder, split, TrainConfig(epochs=1, lr_schedule="cosine"), torch.device("cpu"),
+            objective=StepOnly(encoder, TrainConfig()))

@@ -75,7 +75,8 @@ def test_the_rate_a_phase_sets_for_an_epoch_is_that_epochs_base() -> None:
     assert phase.rates == pytest.approx([0.05, 0.1, 0.5, 0.5, 0.5, 0.5])
 
 
-def test_with_a_time_budget_the_horizon_is_where_the_pace_so_far_says_it_runs_out() -> None:
+@pytest.mark.parametrize(("spent", "horizon"), [(20.0, 30), (14.0, 50), (35.0, 20)])
+def test_with_a_time_budget_the_horizon_is_the_end_of_the_epoch_the_budget_runs_out_in(spent: float, horizon: int) -> None:
     optimizer = torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=1.0)
     schedule = LearningRateSchedule(TrainConfig(epochs=100, max_minutes=1.0, lr_schedule="cosine"), [optimizer])
     schedule.begin_epoch(1, 10, 0.0)
@@ -83,8 +84,19 @@ def test_with_a_time_budget_the_horizon_is_where_the_pace_so_far_says_it_runs_ou
     for _ in range(10):
         schedule.before_step()
     schedule.end_epoch()
-    schedule.begin_epoch(2, 10, 20.0)  # 10 steps in 20 s, 40 s left: 20 more steps
-    assert schedule.horizon == 30
+    # 10 steps in ``spent`` s; the loop stops after the epoch in which the 60 s run out, so the
+    # decay ends with a whole epoch: 40 s left at 2 s a step is 2 epochs, 46 s at 1.4 s is 3.3
+    # (so 4), 25 s at 3.5 s is 0.7 (so 1)
+    schedule.begin_epoch(2, 10, spent)
+    assert schedule.horizon == horizon
+
+
+def test_constant_rates_never_ask_the_phase_for_its_optimisers() -> None:
+    class NoOptimisers(RecordingPhase):
+        def optimizers(self) -> list[torch.optim.Optimizer]:
+            raise NotImplementedError  # as a plugin objective that implements only step()
+
+    run_epochs(NoOptimisers(), TrainConfig(epochs=2))
 
 
 def test_a_resumed_run_continues_the_schedule_where_it_stopped(tmp_path: Path) -> None:
