@@ -108,12 +108,17 @@ class PretrainedEncoder:
         )
 
 
-def with_pretraining_defaults(train: TrainConfig, encoder: type[Encoder]) -> TrainConfig:
-    """``train`` with ``encoder.pretraining_defaults`` for every field its caller left unset."""
-    defaults = {k: v for k, v in encoder.pretraining_defaults.items() if k not in train.model_fields_set}
+def with_pretraining_defaults(train: TrainConfig, encoder: str | Encoder | type[Encoder]) -> TrainConfig:
+    """``train`` with the encoder's ``pretraining_defaults`` (by name, instance or class) for
+    every field its caller left unset."""
+    if isinstance(encoder, str):
+        cls: type[Encoder] = catalog().get("encoder", encoder)
+    else:
+        cls = encoder if isinstance(encoder, type) else type(encoder)
+    defaults = {k: v for k, v in cls.pretraining_defaults.items() if k not in train.model_fields_set}
     if not defaults:
         return train
-    where = f"{encoder.__name__}.pretraining_defaults"
+    where = f"{cls.__name__}.pretraining_defaults"
     return parse_model(where, TrainConfig, {**train.model_dump(exclude_unset=True), **defaults})
 
 
@@ -215,8 +220,7 @@ def pretrain(
     Under torchrun, inside :func:`recgraft.distributed.session`, the processes train together
     and progress shows on rank 0 only.
     """
-    train_config = with_pretraining_defaults(parse_model("train config", TrainConfig, train), (
-        type(encoder) if isinstance(encoder, Encoder) else catalog().get("encoder", encoder)))
+    train_config = with_pretraining_defaults(parse_model("train config", TrainConfig, train), encoder)
     data = resolve_split(domain, split, train_config.seed)
     require_evaluated_users(data)
     torch_device = resolve_device(device)

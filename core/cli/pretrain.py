@@ -139,8 +139,7 @@ def pretrain(
         if from_reference is not None:
             parent, encoder_name, encoder = _continued_encoder(registry, from_reference, domain)
             encoder_config, parents = encoder.config, [(parent, "continued")]
-        train_config = with_pretraining_defaults(  # before the resume key: it names the rates that train
-            train_config, system.catalog.get("encoder", encoder) if isinstance(encoder, str) else type(encoder))
+        train_config = with_pretraining_defaults(train_config, encoder)  # before the resume key: it names the rates
         resume_path = _resume_file({  # the same run with any number of processes; another name is another run
             "data": domain.fingerprint(), "domain": domain.name, "encoder": encoder_name, "from": parents,
             "config": encoder_config.model_dump(), "train": train_config.model_dump(),

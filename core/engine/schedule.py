@@ -3,8 +3,9 @@
 A schedule scales every parameter group's learning rate by a factor of the optimiser step.
 The cosine decays to zero at the run's horizon: its ``epochs`` x batches per epoch, or, with
 ``max_minutes``, the end of the epoch in which the time budget is expected to run out (the
-loop stops there), re-estimated at each epoch from the pace so far (validation included). The factor depends only on the step and
-on numbers agreed by every process, so replicas under torchrun stay identical.
+loop stops there), re-estimated at each epoch from the pace so far (validation included).
+The factor depends only on the step and on numbers agreed by every process, so replicas
+under torchrun stay identical.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class LearningRateSchedule:
 
     def __init__(self, train: TrainConfig, optimizers: Sequence[torch.optim.Optimizer]) -> None:
         self.train = train
-        self.optimizers = list(optimizers) if self.wanted(train) else []
+        self.optimizers = list(optimizers)
         self.steps = 0  # optimiser steps taken in the run so far
         self.horizon = 0
         self.base: list[list[float]] = []
@@ -50,6 +51,7 @@ class LearningRateSchedule:
 
     @property
     def active(self) -> bool:
+        """Whether there are rates to scale (the loop passes no optimiser unless :meth:`wanted`)."""
         return bool(self.optimizers)
 
     def begin_epoch(self, epoch: int, batches: int, seconds: float) -> None:
