@@ -42,6 +42,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from paired_report import interval_text, per_user_ndcg
+
 FEATURES = ["genre", "release_year:number", "movie_title:text"]
 FEATURE_MAP = {"genre": "class"}
 KEEP = ("ndcg@10", "hr@10", "ndcg@20", "hr@20")
@@ -76,19 +78,11 @@ def metrics(result: dict[str, Any]) -> dict[str, float]:
     return {k: round(float(result[k]), 5) for k in KEEP}
 
 
-def per_user_ndcg(scorer: Any, split: Any, max_length: int, device: Any, trim: bool) -> list[float]:
-    """Each evaluated user's test NDCG@10, in user order (for the paired test between runs)."""
-    from recgraft.engine.evaluation import rank_held_out
-    from recgraft.engine.metrics import per_user_metrics
-
-    _, ranks = rank_held_out(scorer, split, "test", max_length, device, trim_padding=trim)
-    return [round(v, 5) for v in per_user_metrics(ranks, 10)["ndcg"].tolist()]
-
-
 def run_cell(args: argparse.Namespace, trained: Any, target: Any, label: str, fraction: float, seed: int) -> dict[str, Any]:
     """One (run, fraction, seed): validation always, test in the final phase only."""
     from recgraft.data.split import keep_train_fraction, leave_one_out
     from recgraft.pretrain import pretrain
+    from recgraft.recommender import load_recommender
     from recgraft.transfer import Transfer
 
     split = leave_one_out(target)
@@ -105,10 +99,8 @@ def run_cell(args: argparse.Namespace, trained: Any, target: Any, label: str, fr
         row |= {"valid": metrics(scratch.result.valid), "best_epoch": scratch.result.best_epoch}
         if args.phase == "final":
             row["test"] = metrics(scratch.test)
-            encoder = scratch.encoder.eval()
-            row["test_ndcg_per_user"] = per_user_ndcg(encoder.scorer(scratch.device), split,
-                                                      int(encoder.config.max_length), scratch.device,
-                                                      encoder.padding_invariant)
+            model = load_recommender(scratch.to_bytes(), scratch.device)
+            row["test_ndcg_per_user"] = per_user_ndcg(model.evaluate(split, "test", per_user=True))
     else:
         align_on = "none" if args.task == "disjoint" else "token"
         transfer = Transfer.from_pretrained(trained, strategy=label, align_on=align_on, feature_map=FEATURE_MAP)
@@ -116,11 +108,10 @@ def run_cell(args: argparse.Namespace, trained: Any, target: Any, label: str, fr
         row |= {"valid": metrics(result.training.valid), "zero_shot_valid": metrics(result.training.zero_shot_valid),
                 "best_epoch": result.training.best_epoch, "overlap": result.alignment.report()}
         if args.phase == "final":
-            test = result.evaluate("test", breakdown=True)
+            test = result.evaluate("test", breakdown=True, per_user=True)
             row["test"] = metrics(test)
             row["test_by_item"] = test["by_item"]
-            row["test_ndcg_per_user"] = per_user_ndcg(result.model.scorer(result.device), split, result.model.max_length,
-                                                      result.device, result.model.padding_invariant)
+            row["test_ndcg_per_user"] = per_user_ndcg(test)
     row["seconds"] = round(time.perf_counter() - started, 1)
     return row
 
@@ -134,30 +125,10 @@ def zero_shot(args: argparse.Namespace, trained: Any, target: Any) -> dict[str, 
     model = load_recommender(trained.to_bytes()).on_catalogue(target, FEATURE_MAP)  # shared items keep their rows
     row: dict[str, Any] = {"run": "zero-shot", "fraction": 0.0, "seed": 0, "valid": metrics(model.evaluate(split, "valid"))}
     if args.phase == "final":
-        row["test"] = metrics(model.evaluate(split, "test"))
-        row["test_ndcg_per_user"] = per_user_ndcg(model.score, split, model.max_length, model.device,
-                                                  model.padding_invariant)
+        test = model.evaluate(split, "test", per_user=True)
+        row["test"] = metrics(test)
+        row["test_ndcg_per_user"] = per_user_ndcg(test)
     return row
-
-
-def interval(ours: list[dict[str, Any]], theirs: list[dict[str, Any]], run: str) -> str:
-    """The paired bootstrap (over users) of the per-user test NDCG@10 averaged over the seeds both
-    runs have, against scratch: the 95% interval of the relative gain."""
-    import numpy as np
-
-    from recgraft.engine.metrics import paired_bootstrap
-
-    seeds = sorted({r["seed"] for r in ours} & {r["seed"] for r in theirs})
-    if run == "scratch" or not seeds or any("test_ndcg_per_user" not in r for r in ours + theirs):
-        return "-"
-
-    def per_user(rows: list[dict[str, Any]]) -> np.ndarray:
-        return np.mean([r["test_ndcg_per_user"] for r in rows if r["seed"] in seeds], axis=0)
-
-    result = paired_bootstrap(per_user(ours), per_user(theirs))
-    if result.low is None or result.high is None:
-        return "-"
-    return f"{result.low:+.1%} to {result.high:+.1%}"
 
 
 def table(rows: list[dict[str, Any]], stage: str) -> str:
@@ -182,7 +153,7 @@ def table(rows: list[dict[str, Any]], stage: str) -> str:
             gains.append("-" if run == "scratch" or not theirs or ours is None else f"{(ours - theirs) / theirs:+.1%}")
         lines.append(f"| {fraction:g} | {run} | {len(found)} | {statistics.fmean(ndcg):.4f} ({spread:.4f}) | "
                      f"{mean((fraction, run), 'hr@10'):.4f} | {gains[0]} | {gains[1]} | "
-                     f"{interval(found, cells.get((fraction, 'scratch'), []), run)} |")
+                     f"{'-' if run == 'scratch' else interval_text(found, cells.get((fraction, 'scratch'), []))} |")
     return "\n".join(lines)
 
 

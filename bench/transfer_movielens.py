@@ -41,6 +41,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from paired_report import interval_text, per_user_ndcg
+
 from recgraft.transfer.baseline import gain
 
 
@@ -49,6 +51,10 @@ def gain_text(ours: float | None, theirs: float | None) -> str:
     relative = None if ours is None or theirs is None else gain(ours, theirs)
     return "-" if relative is None else f"{relative:+.1%}"
 
+#: The encoder field of the reference models' rows (they transfer nothing).
+REFERENCE = "reference"
+REFERENCES = ["popular", "itemknn", "ease", "bpr"]
+CLOSED_FORM = ("popular", "itemknn", "ease")
 GRID = {"transformer": [0.05, 0.1, 0.25, 1.0], "lstm": [0.1, 1.0], "gan": [0.1, 1.0]}
 STRATEGIES = ["scratch", "direct", "fusion", "finetune"]
 TOY_ENCODERS = {
@@ -150,7 +156,7 @@ def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: A
              "batch_size": args.batch_size, "bucket_by_length": True, **training}
     started = time.perf_counter()
     result = transfer.fit(split, train, device=args.device)
-    test = result.evaluate("test", breakdown=True)  # read once
+    test = result.evaluate("test", breakdown=True, per_user=True)  # read once
     keep = ("ndcg@10", "hr@10", "ndcg@20", "hr@20", "mrr@10")
     return {
         "encoder": encoder, "strategy": label, "fraction": fraction, "seed": seed,
@@ -164,6 +170,32 @@ def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: A
         "overlap": result.alignment.report(), "device": str(result.device),
         "test_by_history_length": {v["bucket"]: {"users": v["users"], "ndcg@10": round(float(v["ndcg@10"]), 5)}
                                    for v in test["by_history_length"]},
+        "test_ndcg_per_user": per_user_ndcg(test),
+    }
+
+
+def run_reference(args: argparse.Namespace, target: Any, name: str, fraction: float, seed: int) -> dict[str, Any]:
+    """A non-transfer reference model (``popular``, ``itemknn``, ``ease``, ``bpr``) on the same
+    target split; the closed-form ones choose their setting on validation, bpr its epoch."""
+    from recgraft.data.split import keep_train_fraction, leave_one_out
+    from recgraft.pretrain import pretrain
+    from recgraft.recommender import load_recommender
+
+    split = leave_one_out(target)
+    if fraction < 1.0:
+        split = keep_train_fraction(split, fraction, seed)
+    train = {"seed": seed} if name in CLOSED_FORM else {"seed": seed, "epochs": args.epochs, "patience": args.patience}
+    started = time.perf_counter()
+    trained = pretrain(split, name, {}, train, device=args.device)
+    test = load_recommender(trained.to_bytes(), trained.device).evaluate(split, "test", per_user=True)
+    keep = ("ndcg@10", "hr@10", "ndcg@20", "hr@20", "mrr@10")
+    return {
+        "encoder": REFERENCE, "strategy": name, "fraction": fraction, "seed": seed, "settings": {},
+        "test": {k: round(float(test[k]), 5) for k in keep},
+        "valid": {k: round(float(trained.result.valid[k]), 5) for k in keep},
+        "best_epoch": trained.result.best_epoch, "epochs": trained.result.epochs,
+        "seconds": round(time.perf_counter() - started, 1), "train_users": int(len(split.train_users)),
+        "test_ndcg_per_user": per_user_ndcg(test),
     }
 
 
@@ -179,9 +211,75 @@ def complete(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if len(seeds[(r["encoder"], r["fraction"], r["strategy"])]) == most[(r["encoder"], r["fraction"])]]
 
 
+def model_kind(row: dict[str, Any]) -> tuple[str, str]:
+    """("single" or "ensemble", "transfer" or "scratch"): a blend is two models, and a run that
+    uses no pretrained weights (scratch, the blend's control) is the scratch side of its kind."""
+    name = row["strategy"].split(":")[0]
+    return ("ensemble" if name == "blend" else "single"), ("scratch" if name == "scratch" or is_control(row) else "transfer")
+
+
+def variants_tried(by_label: dict[str, list[dict[str, Any]]]) -> int:
+    """The settings a side chose among: each label, times its blend weights chosen on validation."""
+    return sum(len(runs[0].get("settings", {}).get("weight_choices") or [None]) for runs in by_label.values())
+
+
+def like_for_like(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown: per encoder and fraction, the best single transferred model against the best
+    single scratch model, and the best transferred ensemble against the best ensemble of as
+    many members from random starts; each side chosen on mean validation NDCG@10 among its own
+    variants (how many, shown), reported on test with the spread over seeds, the relative gain
+    and the paired bootstrap over users of the seed-averaged per-user NDCG@10 (95%)."""
+    sides: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for row in complete(rows):
+        sides[(row["encoder"], row["fraction"], *model_kind(row))][row["strategy"]].append(row)
+
+    def chosen(by_label: dict[str, list[dict[str, Any]]]) -> str:
+        return max(by_label, key=lambda label: statistics.fmean(r["valid"]["ndcg@10"] for r in by_label[label]))
+
+    def test(runs: list[dict[str, Any]]) -> str:
+        values = [r["test"]["ndcg@10"] for r in runs]
+        return f"{statistics.fmean(values):.4f} ({statistics.pstdev(values) if len(values) > 1 else 0.0:.4f})"
+
+    lines = ["| encoder | fraction | models | transfer: chosen on validation (variants) | test NDCG@10 (spread) "
+             "| scratch: chosen on validation (variants) | test NDCG@10 (spread) | gain | 95% interval |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for encoder, fraction, kind in sorted({key[:3] for key in sides}, key=lambda k: (k[0], k[2] == "ensemble", k[1])):
+        ours, theirs = sides.get((encoder, fraction, kind, "transfer")), sides.get((encoder, fraction, kind, "scratch"))
+        if not ours or not theirs:
+            continue
+        mine, base = chosen(ours), chosen(theirs)
+        a, b = ours[mine], theirs[base]
+        lines.append(f"| {encoder} | {fraction:g} | {'1' if kind == 'single' else '2'} | {mine} ({variants_tried(ours)}) "
+                     f"| {test(a)} | {base} ({variants_tried(theirs)}) | {test(b)} "
+                     f"| {gain_text(statistics.fmean(r['test']['ndcg@10'] for r in a), statistics.fmean(r['test']['ndcg@10'] for r in b))} "
+                     f"| {interval_text(a, b)} |")
+    return lines
+
+
+def references_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown: the reference models' test NDCG@10 per fraction (means over seeds)."""
+    cells: dict[tuple[float, str], list[float]] = defaultdict(list)
+    for row in rows:
+        cells[(row["fraction"], row["strategy"])].append(row["test"]["ndcg@10"])
+    names = [n for n in REFERENCES if any(name == n for _, name in cells)]
+    lines = ["| fraction | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
+    for fraction in sorted({f for f, _ in cells}):
+        lines.append(f"| {fraction:g} | " + " | ".join(
+            f"{statistics.fmean(cells[(fraction, n)]):.4f}" if cells.get((fraction, n)) else "-" for n in names) + " |")
+    return lines
+
+
 def summarize(rows: list[dict[str, Any]]) -> str:
-    """Markdown: means over seeds of test NDCG@10 and HR@10, against scratch, with the relative gain."""
-    rows = complete(rows)
+    """Markdown: the like-for-like table (:func:`like_for_like`) and the reference models, then
+    every variant's means over seeds of test NDCG@10 and HR@10 against scratch."""
+    references = [r for r in rows if r["encoder"] == REFERENCE]
+    rows = complete([r for r in rows if r["encoder"] != REFERENCE])
+    head = ["Like for like: one model against one, two against two, each side chosen on validation:", ""]
+    head += like_for_like(rows)
+    if references:
+        head += ["", "Reference models on the same target splits (test NDCG@10, means over seeds):", ""]
+        head += references_table(references)
+    head += ["", "Every variant against the scratch variant chosen on validation:", ""]
     groups: dict[tuple[str, float, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         groups[(row["encoder"], row["fraction"], row["strategy"])].append(row)
@@ -191,7 +289,7 @@ def summarize(rows: list[dict[str, Any]]) -> str:
         return statistics.fmean(values) if values else None
 
     baselines = chosen_baselines(rows)
-    lines = ["| encoder | fraction | strategy | seeds | NDCG@10 | HR@10 | scratch NDCG@10 | scratch HR@10 | gain NDCG@10 | gain HR@10 |",
+    lines = head + ["| encoder | fraction | strategy | seeds | NDCG@10 | HR@10 | scratch NDCG@10 | scratch HR@10 | gain NDCG@10 | gain HR@10 |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for (encoder, fraction, strategy), runs in sorted(groups.items()):
         base = (encoder, fraction, baselines.get((encoder, fraction), "scratch"))
@@ -325,7 +423,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = complete(rows)
+    rows = complete([r for r in rows if r["encoder"] != REFERENCE])
     tests: dict[tuple[str, float, str], list[float]] = defaultdict(list)
     for r in rows:
         tests[(r["encoder"], r["fraction"], r["strategy"])].append(r["test"]["ndcg@10"])
@@ -363,7 +461,7 @@ def main() -> None:
     parser.add_argument("--registry", default=None, metavar="URL", help="registry for --source-checkpoint (and to keep pretrained sources)")
     parser.add_argument("--source-epochs", type=int, default=200, help="most pretraining epochs (early stopping on validation)")
     parser.add_argument("--source-minutes", type=float, default=None, help="pretraining wall-time budget per encoder")
-    parser.add_argument("--encoders", nargs="+", default=list(GRID))
+    parser.add_argument("--encoders", nargs="*", default=list(GRID), help="none: only the --references")
     parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
     parser.add_argument("--fractions", nargs="+", type=float, default=None, help="default: the grid per encoder")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -372,6 +470,8 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=10)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=32, help="training windows per step (small targets: small batches)")
+    parser.add_argument("--references", nargs="*", default=[], choices=REFERENCES,
+                        help="reference models trained on each target split of --fractions and --seeds, shown beside the transfers")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="strategy setting (where it applies)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("bench-results/transfer-movielens"))
@@ -406,6 +506,15 @@ def main() -> None:
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()] if results.exists() else []
     done = {(r["encoder"], r["strategy"], r["fraction"], r["seed"]) for r in rows}
     source_domain, target = load_domains(args)
+    for name, fraction, seed in [(n, f, seed) for f in args.fractions or sorted({f for fs in GRID.values() for f in fs})
+                                 for n in args.references for seed in args.seeds]:
+        if (REFERENCE, name, fraction, seed) in done:
+            continue
+        row = run_reference(args, target, name, fraction, seed)
+        log(f"{name:8} f={fraction:<5g} seed={seed}: test NDCG@10 {row['test']['ndcg@10']:.4f} ({row['seconds']:.0f}s)")
+        rows.append(row)
+        with results.open("a") as handle:
+            handle.write(json.dumps(row) + "\n")
     for encoder in args.encoders:
         fractions = args.fractions or GRID.get(encoder, [0.1, 1.0])
         todo = [(s, f, seed) for f in fractions for s in args.strategies for seed in args.seeds

@@ -259,16 +259,19 @@ class Recommender:
         return recommender_for(module.eval(), domain.items, metadata, self.device)
 
     def evaluate(
-        self, split: Split, stage: Stage = "test", breakdown: bool = False, batch_size: int = 1024
+        self, split: Split, stage: Stage = "test", breakdown: bool = False, batch_size: int = 1024,
+        per_user: bool = False,
     ) -> dict[str, Any]:
         """Full-ranking metrics on ``split`` (translated to this model's items when they differ;
-        a model with item features is moved onto the split's catalogue first)."""
+        a model with item features is moved onto the split's catalogue first); ``per_user`` adds
+        each user's metrics at 10 (``result["per_user"]``, for a paired test against another model)."""
         model = self.on_catalogue(split.domain)
         if model is not self:
-            return model.evaluate(split, stage, breakdown, batch_size)
+            return model.evaluate(split, stage, breakdown, batch_size, per_user)
         score, unknown = remap_scorer(self.score, self.items, split.domain.items, self.device)
         result = evaluate(score, split, stage, self.max_length, self.device, batch_size, breakdown,
-                          trim_padding=self.padding_invariant, known_items=self._source_groups(split.domain.items))
+                          trim_padding=self.padding_invariant, known_items=self._source_groups(split.domain.items),
+                          per_user=per_user)
         result["unknown_items"] = unknown
         result["new_items"] = self.metadata.get("catalogue", {}).get("new", 0)  # scored from their features
         if self.pair_logits is not None and unknown == 0:

@@ -155,6 +155,7 @@ def transfer(
                                                "test": _rounded(comparison.baseline_test)},
                                    "best_epoch": baseline.training.best_epoch}
             payload["gain"] = comparison.gain
+            payload["negative_transfer"] = list(comparison.negative)  # the headline metrics where scratch is better
             extra.update(baseline={"test": _rounded(comparison.baseline_test)}, gain=comparison.gain)
         distributed.all_finished()
         if not main:
@@ -163,6 +164,9 @@ def transfer(
         saved = result.register(registry, name=name, extra=extra)
         payload["checkpoint"] = saved.reference
     if as_json:
+        if payload.get("negative_transfer"):  # said on stderr too, where a script's log shows it
+            progress.log(f"negative transfer: {strategy_name} is worse than training from scratch on test "
+                         f"{' and '.join(k.upper() for k in payload['negative_transfer'])}")
         echo_json(payload)
         return
     overlap = payload["overlap"]

@@ -17,6 +17,7 @@ from recgraft.engine.metrics import (
     breakdown_by_item_group,
     held_out_ranks,
     mask_history,
+    per_user_metrics,
 )
 from recgraft.engine.scoring import Scorer
 
@@ -167,11 +168,15 @@ def evaluate(
     trim_padding: bool = False,
     shard: UserShard | None = None,
     known_items: np.ndarray | None = None,
+    per_user: bool = False,
 ) -> dict[str, object]:
     """Hit (``hr``), Recall, Precision, NDCG and MRR at 5, 10, 20 over the stage's users, each
     ranked on all its held-out items; with ``breakdown``, HR/NDCG@10 by the length of the
     user's history and by the held-out item: seen in training or not, and (given
     ``known_items``, bool per item id: which ones the pretrained model knew) known to the source or new.
+    With ``per_user``, ``result["per_user"]`` holds the evaluated user ids and each one's
+    metrics at 10 (lists in user order), for a paired test between two models
+    (:func:`recgraft.engine.metrics.paired_bootstrap`).
 
     With a ``shard`` (under torchrun) this process ranks its share of the users and the
     ranks of all are gathered, so every process gets the single-process result.
@@ -190,6 +195,9 @@ def evaluate(
         result["by_history_length"] = breakdown_by_history_length(ranks, lengths)
         result["by_item"] = breakdown_by_item_group(ranks, split.held_out(stage).padded(users, ranks.shape[1]),
                                                     item_groups(split, known_items))
+    if per_user:
+        result["per_user"] = {"users": users.tolist(), **{f"{name}@10": values.tolist()
+                                                        for name, values in per_user_metrics(ranks, 10).items()}}
     return result
 
 

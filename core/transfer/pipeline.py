@@ -345,12 +345,13 @@ class TransferResult:
         return {"valid": self.training.valid, "zero_shot_valid": self.training.zero_shot_valid,
                 **{k: v for k, v in self.evaluations.items() if k != "valid"}}
 
-    def evaluate(self, stage: Stage = "test", breakdown: bool = False) -> dict[str, Any]:
+    def evaluate(self, stage: Stage = "test", breakdown: bool = False, per_user: bool = False) -> dict[str, Any]:
         """Full-ranking HR/NDCG/MRR@5,10,20 (plus the history-length breakdown and, for binary
-        heads, accuracy/precision/recall/F1/AUC) on ``stage``."""
+        heads, accuracy/precision/recall/F1/AUC) on ``stage``; ``per_user`` adds each user's
+        metrics at 10 (``result["per_user"]``, for a paired test against another model)."""
         with use_precision(self.train_config.precision):
             result = evaluate_model(self.model, self.split, stage, self.device, self.train_config.eval_batch_size,
-                                    breakdown, self.alignment.known_items())
+                                    breakdown, self.alignment.known_items(), per_user)
         if self.model.head.binary:
             result["binary"] = binary_evaluation(self.model.pair_logits, self.split, stage, self.model.max_length,
                                                  self.device, seed=self.train_config.seed)

@@ -40,13 +40,13 @@ TransferTrainResult = TrainResult
 
 def evaluate_model(model: TransferModel, split: Split, stage: Stage, device: torch.device,
                    batch_size: int = 512, breakdown: bool = False, known_items: np.ndarray | None = None,
-                   ) -> dict[str, Any]:
+                   per_user: bool = False) -> dict[str, Any]:
     """Full-ranking metrics of ``model`` on ``stage`` (split across processes under torchrun);
     ``known_items`` (bool per item id) names the items the source knew, for the cold-item view."""
     model.eval()
     return evaluate(model.scorer(device), split, stage, model.max_length, device, batch_size, breakdown,
                     trim_padding=model.padding_invariant, shard=distributed.evaluation_shard(),
-                    known_items=known_items)
+                    known_items=known_items, per_user=per_user)
 
 
 class TransferLoss(nn.Module):

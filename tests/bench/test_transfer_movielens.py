@@ -74,3 +74,44 @@ def test_a_blend_with_a_partner_is_held_against_the_control_with_the_same_partne
     against = [line for line in lines if line.startswith("| transformer | 0.25 | blend:partner=lstm@1 | 0.1200 | blend")]
     assert against == ["| transformer | 0.25 | blend:partner=lstm@1 | 0.1200 | blend:partner=lstm@1,pretrained=false "
                        "| 0.2000 / 0.1000 | +20.0% |"]
+
+
+def with_users(row: dict[str, Any], per_user: list[float], settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {**row, "test_ndcg_per_user": per_user, "settings": settings or {}}
+
+
+def like_for_like_lines(bench: ModuleType, rows: list[dict[str, Any]]) -> list[str]:
+    return [line for line in bench.summarize(rows).split("\n\n")[1].splitlines() if line.startswith("| transformer")]
+
+
+def test_one_transferred_model_is_held_against_one_scratch_model_each_chosen_on_validation(bench: ModuleType) -> None:
+    rows = [with_users(run("scratch", s, valid=0.08, test=0.10), [0.1, 0.1]) for s in range(3)]
+    rows += [with_users(run("scratch:train.learning_rate=0.003", s, valid=0.07, test=0.30), [0.3, 0.3]) for s in range(3)]
+    rows += [with_users(run("finetune", s, valid=0.12, test=0.12), [0.12, 0.12]) for s in range(3)]
+    rows += [with_users(run("finetune:train.learning_rate=0.003", s, valid=0.11, test=0.50), [0.5, 0.5]) for s in range(3)]
+    assert like_for_like_lines(bench, rows) == [
+        "| transformer | 0.25 | 1 | finetune (2) | 0.1200 (0.0000) | scratch (2) | 0.1000 (0.0000) | +20.0% "
+        "| +20.0% to +20.0% |"]
+
+
+def test_an_ensemble_is_held_against_as_many_scratch_members_counting_its_weights_as_variants(bench: ModuleType) -> None:
+    weights = {"weight_choices": [0.3, 0.5, 0.7]}
+    rows = [with_users(run("scratch", s, valid=0.30, test=0.30), [0.3]) for s in range(3)]
+    rows += [with_users(run("blend:weight_choices=[0.3,0.5,0.7]", s, valid=0.12, test=0.15), [0.15], weights)
+             for s in range(3)]
+    rows += [with_users(run("blend:pretrained=false,weight_choices=[0.3,0.5,0.7]", s, valid=0.11, test=0.10), [0.1],
+                        {**weights, "pretrained": False}) for s in range(3)]
+    ensemble = [line for line in like_for_like_lines(bench, rows) if line.startswith("| transformer | 0.25 | 2 |")]
+    assert ensemble == ["| transformer | 0.25 | 2 | blend:weight_choices=[0.3,0.5,0.7] (3) | 0.1500 (0.0000) "
+                        "| blend:pretrained=false,weight_choices=[0.3,0.5,0.7] (3) | 0.1000 (0.0000) | +50.0% "
+                        "| +50.0% to +50.0% |"]
+
+
+def test_reference_models_are_shown_beside_the_transfers_and_never_chosen(bench: ModuleType) -> None:
+    rows = [run("scratch", s, valid=0.08, test=0.10) for s in range(3)]
+    rows += [run("finetune", s, valid=0.12, test=0.12) for s in range(3)]
+    rows += [{**run("ease", s, valid=0.50, test=0.20 + 0.01 * s), "encoder": bench.REFERENCE} for s in range(3)]
+    report = bench.summarize(rows)
+    assert "| fraction | ease |\n| --- | --- |\n| 0.25 | 0.2100 |" in report
+    assert bench.chosen_variants([r for r in rows if r["encoder"] != bench.REFERENCE]) == {("transformer", 0.25): "finetune"}
+    assert "| reference |" not in report

@@ -93,6 +93,13 @@ def test_evaluate_breaks_metrics_down_by_history_length(result) -> None:
     assert sum(b["users"] for b in test["by_history_length"]) == test["users"]
 
 
+def test_a_transfer_and_its_checkpoint_give_the_same_per_user_ndcg(result) -> None:
+    ours = result.evaluate("test", per_user=True)["per_user"]
+    loaded = load_recommender(result.to_bytes()).evaluate(result.split, "test", per_user=True)["per_user"]
+    assert ours["users"] == loaded["users"] and len(ours["users"]) == result.evaluate("test")["users"]
+    assert ours["ndcg@10"] == pytest.approx(loaded["ndcg@10"], abs=1e-6)
+
+
 def test_components_can_be_instances(pretrained, target_split) -> None:
     head_cls = catalog().get("head", "mlp")
     head = head_cls(head_cls.Config(hidden_dim=8), 16, 16)

@@ -100,6 +100,17 @@ def test_negative_gain_is_called_negative_transfer(monkeypatch, source_ref, targ
     assert "negative transfer: direct is worse than training from scratch on test NDCG@10" in result.stdout
 
 
+def test_negative_transfer_is_named_in_the_json_and_said_on_stderr(monkeypatch, source_ref, target_folder) -> None:
+    from recgraft.transfer import baseline
+
+    monkeypatch.setattr(baseline, "relative_gain", lambda metrics, baseline: {"ndcg@10": -0.25, "hr@10": 0.1})
+    result = invoke("transfer", "--from", "src", "--data", str(target_folder), "--strategy", "direct", "--epochs", "1",
+                    "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["negative_transfer"] == ["ndcg@10"]
+    assert "negative transfer: direct is worse than training from scratch on test NDCG@10" in result.stderr
+
+
 def test_transfer_user_errors_are_one_line(source_ref, target_folder) -> None:
     bad_ref = invoke("transfer", "--from", "nope@3", "--data", str(target_folder), "--strategy", "direct")
     assert bad_ref.exit_code == 2 and len(bad_ref.stderr.strip().splitlines()) == 1

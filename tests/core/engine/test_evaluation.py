@@ -116,3 +116,24 @@ def test_evaluate_under_leave_one_out_reports_precision_as_hit_over_k() -> None:
     result = evaluate(lambda h: table.expand(len(h), -1).clone(), data, "test", 5, CPU)
     assert result["recall@10"] == result["hr@10"]
     assert result["precision@10"] == pytest.approx(result["hr@10"] / 10)
+
+
+def test_per_user_metrics_name_every_evaluated_user_and_average_to_the_reported_metric() -> None:
+    from recgraft.engine.evaluation import evaluate
+
+    data = split()
+    table = torch.randn(data.domain.num_items + 1, generator=torch.Generator().manual_seed(3))
+    result = evaluate(lambda h: table.expand(len(h), -1).clone(), data, "test", 5, CPU, per_user=True)
+    per_user = result["per_user"]
+    assert per_user["users"] == data.evaluated_users("test").tolist()
+    assert len(per_user["ndcg@10"]) == len(per_user["users"])
+    assert np.mean(per_user["ndcg@10"]) == pytest.approx(result["ndcg@10"])
+    assert np.mean(per_user["hr@10"]) == pytest.approx(result["hr@10"])
+
+
+def test_per_user_metrics_are_left_out_unless_asked_for() -> None:
+    from recgraft.engine.evaluation import evaluate
+
+    data = split()
+    result = evaluate(lambda h: torch.zeros(len(h), data.domain.num_items + 1), data, "test", 5, CPU)
+    assert "per_user" not in result
