@@ -55,6 +55,7 @@ def gain_text(ours: float | None, theirs: float | None) -> str:
 REFERENCE = "reference"
 REFERENCES = ["popular", "itemknn", "ease", "bpr"]
 CLOSED_FORM = ("popular", "itemknn", "ease")
+KEEP = ("ndcg@10", "hr@10", "ndcg@20", "hr@20", "mrr@10")  # the metrics a row keeps
 GRID = {"transformer": [0.05, 0.1, 0.25, 1.0], "lstm": [0.1, 1.0], "gan": [0.1, 1.0]}
 STRATEGIES = ["scratch", "direct", "fusion", "finetune"]
 TOY_ENCODERS = {
@@ -136,14 +137,20 @@ def setting_value(text: str) -> Any:
         return text
 
 
-def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: Any, encoder: str,
-            label: str, fraction: float, seed: int) -> dict[str, Any]:
+def target_split(target: Any, fraction: float, seed: int) -> Any:
+    """The target's leave-one-out split keeping a seeded ``fraction`` of its training users
+    (every user still evaluated): the same split for every run of a (fraction, seed)."""
     from recgraft.data.split import keep_train_fraction, leave_one_out
-    from recgraft.transfer import Transfer
 
     split = leave_one_out(target)
-    if fraction < 1.0:
-        split = keep_train_fraction(split, fraction, seed)
+    return split if fraction >= 1.0 else keep_train_fraction(split, fraction, seed)
+
+
+def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: Any, encoder: str,
+            label: str, fraction: float, seed: int) -> dict[str, Any]:
+    from recgraft.transfer import Transfer
+
+    split = target_split(target, fraction, seed)
     strategy, settings = parse_variant(label, args.set)
     transfer = Transfer(source, strategy=strategy, align_on=args.align_on, source_domain=source_domain,
                         checkpoints=lambda reference: other_checkpoint(args, reference))
@@ -157,13 +164,12 @@ def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: A
     started = time.perf_counter()
     result = transfer.fit(split, train, device=args.device)
     test = result.evaluate("test", breakdown=True, per_user=True)  # read once
-    keep = ("ndcg@10", "hr@10", "ndcg@20", "hr@20", "mrr@10")
     return {
         "encoder": encoder, "strategy": label, "fraction": fraction, "seed": seed,
         "source": source.reference, "settings": {**config, **{f"train.{k}": v for k, v in training.items()}},
-        "test": {k: round(float(test[k]), 5) for k in keep},
-        "valid": {k: round(float(result.training.valid[k]), 5) for k in keep},
-        "zero_shot_valid": {k: round(float(result.training.zero_shot_valid[k]), 5) for k in keep},
+        "test": {k: round(float(test[k]), 5) for k in KEEP},
+        "valid": {k: round(float(result.training.valid[k]), 5) for k in KEEP},
+        "zero_shot_valid": {k: round(float(result.training.zero_shot_valid[k]), 5) for k in KEEP},
         "best_epoch": result.training.best_epoch, "epochs": result.training.epochs,
         **({"chosen_on_validation": result.training.chosen} if result.training.chosen else {}),
         "seconds": round(time.perf_counter() - started, 1), "train_users": int(len(split.train_users)),
@@ -177,22 +183,18 @@ def run_one(args: argparse.Namespace, source: Any, source_domain: Any, target: A
 def run_reference(args: argparse.Namespace, target: Any, name: str, fraction: float, seed: int) -> dict[str, Any]:
     """A non-transfer reference model (``popular``, ``itemknn``, ``ease``, ``bpr``) on the same
     target split; the closed-form ones choose their setting on validation, bpr its epoch."""
-    from recgraft.data.split import keep_train_fraction, leave_one_out
     from recgraft.pretrain import pretrain
     from recgraft.recommender import load_recommender
 
-    split = leave_one_out(target)
-    if fraction < 1.0:
-        split = keep_train_fraction(split, fraction, seed)
+    split = target_split(target, fraction, seed)
     train = {"seed": seed} if name in CLOSED_FORM else {"seed": seed, "epochs": args.epochs, "patience": args.patience}
     started = time.perf_counter()
     trained = pretrain(split, name, {}, train, device=args.device)
     test = load_recommender(trained.to_bytes(), trained.device).evaluate(split, "test", per_user=True)
-    keep = ("ndcg@10", "hr@10", "ndcg@20", "hr@20", "mrr@10")
     return {
         "encoder": REFERENCE, "strategy": name, "fraction": fraction, "seed": seed, "settings": {},
-        "test": {k: round(float(test[k]), 5) for k in keep},
-        "valid": {k: round(float(trained.result.valid[k]), 5) for k in keep},
+        "test": {k: round(float(test[k]), 5) for k in KEEP},
+        "valid": {k: round(float(trained.result.valid[k]), 5) for k in KEEP},
         "best_epoch": trained.result.best_epoch, "epochs": trained.result.epochs,
         "seconds": round(time.perf_counter() - started, 1), "train_users": int(len(split.train_users)),
         "test_ndcg_per_user": per_user_ndcg(test),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from click.core import ParameterSource
@@ -19,6 +19,9 @@ from recgraft.cli.options import (
     seed_option,
     split_option,
 )
+
+if TYPE_CHECKING:
+    from recgraft.recommender import Recommender
 
 
 @click.command()
@@ -52,10 +55,7 @@ def evaluate(reference: str, data_path: Path, data_format: str | None, loader_op
     record = registry.resolve(reference)
     domain = read_domain(data_path, data_format, loader_options, item_vectors, domain_name)
     model = load_registered(registry, record, resolve_device(device)).on_catalogue(domain, feature_map)
-    if split is None:  # the checkpoint's own protocol, seeded as its training was unless --seed says otherwise
-        split = str(model.metadata.get("split", "loo"))
-        if click.get_current_context().get_parameter_source("seed") is ParameterSource.DEFAULT:
-            seed = int(model.metadata.get("train", {}).get("seed", seed))
+    split, seed = _protocol(model, split, seed)
     data = make_split(domain, split, seed)
     require_evaluated_users(data)  # metrics over nobody are no metrics
     seed_everything(seed)
@@ -139,10 +139,7 @@ def compare(reference: str, other: str, data_path: Path, data_format: str | None
     domain = read_domain(data_path, data_format, loader_options, item_vectors, domain_name)
     models = [load_registered(registry, record, resolve_device(device)).on_catalogue(domain, feature_map)
               for record in records]
-    if split is None:  # REF's own protocol and seed, so both are measured on REF's parts
-        split = str(models[0].metadata.get("split", "loo"))
-        if click.get_current_context().get_parameter_source("seed") is ParameterSource.DEFAULT:
-            seed = int(models[0].metadata.get("train", {}).get("seed", seed))
+    split, seed = _protocol(models[0], split, seed)  # REF's parts, so both are measured on the same users
     data = make_split(domain, split, seed)
     require_evaluated_users(data)
     ours, theirs = (model.evaluate(data, cast(Stage, stage), per_user=True)["per_user"] for model in models)
@@ -166,6 +163,16 @@ def compare(reference: str, other: str, data_path: Path, data_format: str | None
         verdict = "the interval excludes 0" if c["significant"] else "the interval includes 0: no measurable difference"
         click.echo(f"  {metric.upper():13} {c['ours']:.4f} against {c['theirs']:.4f}: {c['gain']:+.1%} "
                    f"(95% interval {c['low']:+.1%} to {c['high']:+.1%}; {verdict})")
+
+
+def _protocol(model: Recommender, split: str | None, seed: int) -> tuple[str, int]:
+    """The split and seed to evaluate ``model`` under: ``--split`` if given, else the checkpoint's
+    own protocol, seeded as its training was unless ``--seed`` says otherwise."""
+    if split is not None:
+        return split, seed
+    if click.get_current_context().get_parameter_source("seed") is ParameterSource.DEFAULT:
+        seed = int(model.metadata.get("train", {}).get("seed", seed))
+    return str(model.metadata.get("split", "loo")), seed
 
 
 def _metric(value: float | None) -> str:
